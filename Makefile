@@ -1,0 +1,40 @@
+# A fresh clone needs only python3 (3.11+): every target sets up .venv/ itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+GENERATED := crypto_service/generated/crypto/__init__.py
+
+.PHONY: setup gen run migrate seed test clean
+
+setup: $(STAMP) $(GENERATED)
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(GENERATED): $(STAMP) $(wildcard proto/*.proto)
+	$(BIN)/python -m crypto_service.codegen
+
+gen: $(STAMP)
+	$(BIN)/python -m crypto_service.codegen
+
+migrate: setup
+	$(BIN)/crypto migrate
+
+seed: setup
+	$(BIN)/crypto seed
+
+# Set-up, migrations, the bundled coins when the database has none, then serve.
+run: setup
+	$(BIN)/crypto migrate
+	$(BIN)/crypto seed --if-empty
+	$(BIN)/crypto serve
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) crypto_service/generated build *.egg-info

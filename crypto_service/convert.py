@@ -1,0 +1,98 @@
+"""The only mapping between domain values and protobuf messages (and their enums)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .domain.catalog import CoinRecord
+from .domain.coins import CoinSort
+from .domain.market import MarketStats, Trend
+from .domain.money import format_decimal
+from .domain.paging import Page
+from .generated import crypto as pb
+
+SORTS = {
+    pb.SortBy.SORT_BY_UNSPECIFIED: CoinSort.RANK,
+    pb.SortBy.RANK: CoinSort.RANK,
+    pb.SortBy.PRICE: CoinSort.PRICE,
+    pb.SortBy.MARKET_CAP: CoinSort.MARKET_CAP,
+    pb.SortBy.VOLUME_24H: CoinSort.VOLUME_24H,
+    pb.SortBy.CHANGE_24H: CoinSort.CHANGE_24H,
+    pb.SortBy.NAME: CoinSort.NAME,
+    pb.SortBy.SYMBOL: CoinSort.SYMBOL,
+}
+TRENDS = {
+    pb.TrendingType.TOP_GAINERS: Trend.TOP_GAINERS,
+    pb.TrendingType.TOP_LOSERS: Trend.TOP_LOSERS,
+    pb.TrendingType.MOST_TRADED: Trend.MOST_TRADED,
+}
+TRENDING_TYPES = {trend: kind for kind, trend in TRENDS.items()}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_coin_message(coin: CoinRecord) -> pb.Coin:
+    return pb.Coin(
+        id=coin.id,
+        symbol=coin.symbol,
+        name=coin.name,
+        slug=coin.slug,
+        current_price_usd=format_decimal(coin.current_price_usd),
+        market_cap_usd=format_decimal(coin.market_cap_usd),
+        volume_24h_usd=format_decimal(coin.volume_24h_usd),
+        price_change_24h_percent=format_decimal(coin.price_change_24h_percent),
+        price_change_7d_percent=format_decimal(coin.price_change_7d_percent),
+        price_change_30d_percent=format_decimal(coin.price_change_30d_percent),
+        logo_url=coin.logo_url,
+        description=coin.description,
+        website=coin.website,
+        whitepaper_url=coin.whitepaper_url,
+        rank=coin.rank,
+        is_active=coin.is_active,
+        is_tradeable=coin.is_tradeable,
+        is_price_up_24h=coin.is_price_up_24h,
+        created_at=coin.created_at,
+        updated_at=coin.updated_at,
+    )
+
+
+def to_coin_response(coin: CoinRecord) -> pb.CoinResponse:
+    return pb.CoinResponse(success=True, message=f"found {coin.symbol}",
+                           coin=to_coin_message(coin))
+
+
+def to_coin_page(page: Page[CoinRecord]) -> pb.ListCoinsResponse:
+    return pb.ListCoinsResponse(
+        success=True,
+        message=f"{len(page.items)} of {page.total_count} coins",
+        coins=[to_coin_message(c) for c in page.items],
+        total_count=page.total_count,
+        page=page.page,
+        page_size=page.page_size,
+        total_pages=page.total_pages,
+    )
+
+
+def to_market_stats_response(stats: MarketStats) -> pb.MarketStatsResponse:
+    return pb.MarketStatsResponse(
+        success=True,
+        message=f"{stats.active_coins_count} active coins",
+        total_market_cap_usd=format_decimal(stats.total_market_cap_usd),
+        total_volume_24h_usd=format_decimal(stats.total_volume_24h_usd),
+        active_coins_count=stats.active_coins_count,
+        coins_up_24h=stats.coins_up_24h,
+        coins_down_24h=stats.coins_down_24h,
+        average_change_24h=format_decimal(stats.average_change_24h),
+        calculated_at=now(),
+    )
+
+
+def to_trending_response(trend: Trend, coins: list[CoinRecord]) -> pb.TrendingCoinsResponse:
+    return pb.TrendingCoinsResponse(
+        success=True,
+        message=f"{len(coins)} coins",
+        type=TRENDING_TYPES[trend],
+        coins=[to_coin_message(c) for c in coins],
+    )

@@ -1,0 +1,33 @@
+"""Domain errors. The server maps each to one gRPC status in one place (server/errors.py)."""
+
+
+class DomainError(Exception):
+    """A failure the caller can act on; its message is safe to show to clients."""
+
+
+class InvalidArgument(DomainError):
+    pass
+
+
+class NotFound(DomainError):
+    pass
+
+
+class InsufficientFunds(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    """The request reuses an idempotency key with a different payload."""
+
+
+class Unauthenticated(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class ResourceExhausted(DomainError):
+    pass

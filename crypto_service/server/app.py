@@ -1,0 +1,120 @@
+"""Building and running the server: CryptoService, health, reflection, hooks, graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+from grpclib.health.check import ServiceStatus
+from grpclib.health.service import Health
+from grpclib.health.v1 import health_pb2
+from grpclib.reflection.service import ServerReflection
+from grpclib.server import Server
+
+from ..db import connect
+from ..domain.catalog import CatalogCache
+from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
+from ..settings import Settings
+from .access_log import install_access_log
+from .codec import StrictCodec, install_message_size_limit
+from .guard import CallGuard
+from .service import CryptoService
+
+log = logging.getLogger("crypto_service.server")
+
+
+class DatabaseNotReady(RuntimeError):
+    pass
+
+
+@dataclass
+class App:
+    server: Server
+    service: CryptoService
+    guard: CallGuard
+    serving: ServiceStatus
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Health NOT_SERVING, refuse new calls, let unary calls in flight finish within the
+        grace period, then close (grpclib's close alone would cancel them)."""
+        self.serving.set(False)
+        self.guard.draining = True
+        if not await self.guard.wait_idle(grace_seconds):
+            log.warning("grace period of %.1fs over: cancelling the calls still running",
+                        grace_seconds)
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def _reflection_pool():
+    pool = default_google_proto_descriptor_pool
+    try:
+        pool.FindFileByName(health_pb2.DESCRIPTOR.name)
+    except KeyError:
+        pool.AddSerializedFile(health_pb2.DESCRIPTOR.serialized_pb)
+    return pool
+
+
+def build_app(settings: Settings) -> App:
+    install_message_size_limit()
+    guard = CallGuard()
+    service = CryptoService(CatalogCache(), guard)
+    serving = ServiceStatus()
+    serving.set(True)
+    health = Health({service: [serving]})
+    services = ServerReflection.extend([service, health], pool=_reflection_pool())
+    server = Server(services, codec=StrictCodec(settings.max_message_bytes))
+    install_access_log(server)
+    return App(server, service, guard, serving)
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Migrates (when auto_migrate is on) or refuses to start on an un-migrated database."""
+    pending = await connect.pending_migrations(settings)
+    if pending and not settings.auto_migrate:
+        raise DatabaseNotReady(f"database has {len(pending)} unapplied migrations "
+                               f"({', '.join(pending)}): run `crypto migrate`")
+    if pending:
+        log.info("applying migrations: %s", ", ".join(pending))
+        await connect.apply_migrations(settings)
+    await connect.open_database(settings)
+
+
+async def serve(settings: Settings) -> None:
+    """Runs until SIGINT or SIGTERM, then drains and returns."""
+    await prepare_database(settings)
+    try:
+        app = build_app(settings)
+        await app.server.start(listen_host(settings.host), settings.port, reuse_address=True)
+        log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s",
+                 settings.host, settings.port, redact(settings.database_url),
+                 "required" if settings.require_auth else "optional")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down: draining calls for up to %.1fs", settings.grace_period_seconds)
+        await app.drain(settings.grace_period_seconds)
+    finally:
+        await connect.close_database()
+    log.info("stopped")
+
+
+def listen_host(host: str) -> str | None:
+    """None for the wildcard addresses: asyncio then listens on IPv4 and IPv6 alike, where
+    `::` alone would be IPv6-only."""
+    bare = host.strip("[]")
+    return None if bare in ("", "::", "0.0.0.0") else bare
+
+
+def redact(database_url: str) -> str:
+    """The URL without its password, for logs."""
+    scheme, sep, rest = database_url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return database_url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{location}"

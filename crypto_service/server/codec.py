@@ -1,0 +1,71 @@
+"""Strict decoding and a message-size limit, which grpclib and betterproto2 do not have.
+
+betterproto2's parser is lenient: it accepts truncated messages, keeps every member of a oneof
+that appears on the wire, and crashes on some malformed input. Each request is therefore first
+parsed by Google's protobuf (upb), which rejects malformed bytes and applies the real oneof
+rule (the last member wins); its canonical re-encoding is what betterproto2 then reads.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+from typing import Any
+
+import betterproto2
+import grpclib.server
+from google.protobuf.message import DecodeError
+from google.protobuf.message_factory import GetMessageClass
+from grpclib.const import Status
+from grpclib.encoding.proto import ProtoCodec
+from grpclib.exceptions import GRPCError
+
+
+@lru_cache(maxsize=None)
+def _upb_class(message_type: type[betterproto2.Message]) -> Any:
+    return GetMessageClass(message_type.DESCRIPTOR)
+
+
+class StrictCodec(ProtoCodec):
+    def __init__(self, max_message_bytes: int) -> None:
+        self.max_message_bytes = max_message_bytes
+
+    def decode(self, data: bytes, message_type: Any) -> Any:
+        if len(data) > self.max_message_bytes:
+            raise _too_large(len(data), self.max_message_bytes)
+        if not (isinstance(message_type, type) and issubclass(message_type, betterproto2.Message)):
+            return super().decode(data, message_type)  # health and reflection: Google protobuf
+        try:
+            canonical = _upb_class(message_type).FromString(data).SerializeToString()
+        except DecodeError:
+            raise GRPCError(Status.INVALID_ARGUMENT, "malformed request message") from None
+        return message_type.parse(canonical)
+
+
+def _too_large(size: int, limit: int) -> GRPCError:
+    return GRPCError(Status.RESOURCE_EXHAUSTED,
+                     f"request message of {size} bytes exceeds the limit of {limit} bytes")
+
+
+async def _recv_message_with_limit(stream: Any, codec: Any, message_type: Any) -> Any:
+    """grpclib's `recv_message`, checking the declared length before reading the body, so an
+    oversized request is refused without being buffered."""
+    meta = await stream.recv_data(5)
+    if not meta:
+        return None
+    compressed, length = struct.unpack(">?I", meta)
+    if compressed:
+        raise GRPCError(Status.UNIMPLEMENTED, "compressed requests are not supported")
+    limit = getattr(codec, "max_message_bytes", None)
+    if limit is not None and length > limit:
+        raise _too_large(length, limit)
+    data = await stream.recv_data(length)
+    if len(data) != length:
+        raise GRPCError(Status.INVALID_ARGUMENT, "request message ended early")
+    return codec.decode(data, message_type)
+
+
+def install_message_size_limit() -> None:
+    # grpclib reads request bodies through this module-level function; replacing it is the one
+    # place where the declared length is known before the body is read.
+    grpclib.server.recv_message = _recv_message_with_limit  # type: ignore[attr-defined]

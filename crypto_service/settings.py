@@ -1,0 +1,38 @@
+"""Every knob of the service: command-line flags > `CRYPTO_*` environment > defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRYPTO_", extra="ignore")
+
+    database_url: str = "sqlite://./crypto.db"
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    host: str = "[::]"
+    port: int = Field(default=50051, ge=0, le=65535)
+    grace_period_seconds: float = Field(default=10.0, ge=0)
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    auto_migrate: bool = True
+
+    require_auth: bool = False
+    jwt_secret: str | None = None
+
+    log_level: str = "INFO"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the flags a user gave (None means the flag was not given)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=given) if given else self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

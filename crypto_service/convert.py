@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from .domain.catalog import CoinRecord
 from .domain.coins import CoinSort
+from .domain.errors import InvalidArgument
 from .domain.market import MarketStats, Trend
 from .domain.money import format_decimal
 from .domain.paging import Page
@@ -27,6 +28,22 @@ TRENDS = {
     pb.TrendingType.MOST_TRADED: Trend.MOST_TRADED,
 }
 TRENDING_TYPES = {trend: kind for kind, trend in TRENDS.items()}
+
+
+def to_sort(sort_by: pb.SortBy, sort_order: pb.SortOrder) -> tuple[CoinSort, bool]:
+    """The domain sort and whether it is descending; unknown enum values are rejected."""
+    if sort_by not in SORTS:
+        raise InvalidArgument(f"sort_by has an unknown value {int(sort_by)}")
+    if sort_order not in (pb.SortOrder.SORT_ORDER_UNSPECIFIED, pb.SortOrder.ASC,
+                          pb.SortOrder.DESC):
+        raise InvalidArgument(f"sort_order has an unknown value {int(sort_order)}")
+    return SORTS[sort_by], sort_order == pb.SortOrder.DESC
+
+
+def to_trend(kind: pb.TrendingType) -> Trend:
+    if kind not in TRENDS:
+        raise InvalidArgument("type must be TOP_GAINERS, TOP_LOSERS or MOST_TRADED")
+    return TRENDS[kind]
 
 
 def now() -> datetime:

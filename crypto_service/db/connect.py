@@ -55,7 +55,7 @@ async def pending_migrations(settings: Settings) -> list[str]:
     try:
         await tortoise_migrate(config=tortoise_config(settings), reporter=collect, dry_run=True)
     finally:
-        await Tortoise.close_connections()
+        await close_database()
     return names
 
 
@@ -63,7 +63,7 @@ async def apply_migrations(settings: Settings) -> None:
     try:
         await tortoise_migrate(config=tortoise_config(settings))
     finally:
-        await Tortoise.close_connections()
+        await close_database()
 
 
 async def open_database(settings: Settings) -> None:

@@ -41,14 +41,22 @@ SORT_KEYS: dict[CoinSort, Callable[[CoinRecord], object]] = {
 }
 
 
+def _required(text: str, field: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidArgument(f"{field} must not be empty")
+    return stripped
+
+
 def get_coin(catalog: Catalog, *, coin_id: int | None = None, symbol: str | None = None,
              slug: str | None = None) -> CoinRecord:
     if coin_id is not None:
         found, asked = catalog.by_id.get(coin_id), f"id {coin_id}"
     elif symbol is not None:
-        found, asked = catalog.by_symbol.get(symbol.strip().upper()), f"symbol {symbol!r}"
+        found, asked = catalog.by_symbol.get(_required(symbol, "symbol").upper()), \
+            f"symbol {symbol!r}"
     elif slug is not None:
-        found, asked = catalog.by_slug.get(slug.strip().lower()), f"slug {slug!r}"
+        found, asked = catalog.by_slug.get(_required(slug, "slug").lower()), f"slug {slug!r}"
     else:
         raise InvalidArgument("one of id, symbol or slug is required")
     if found is None:

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from .catalog import Catalog, CoinRecord
 from .coins import CoinSort, sorted_coins
-from .errors import InvalidArgument
 from .money import ZERO, quantize
 from .paging import bounded
 
@@ -45,9 +44,7 @@ def market_stats(catalog: Catalog) -> MarketStats:
     )
 
 
-def trending(catalog: Catalog, trend: Trend | None, limit: int) -> list[CoinRecord]:
-    if trend is None:
-        raise InvalidArgument("type is required: TOP_GAINERS, TOP_LOSERS or MOST_TRADED")
+def trending(catalog: Catalog, trend: Trend, limit: int) -> list[CoinRecord]:
     limit = bounded(limit, field="limit", default=TRENDING_DEFAULT_LIMIT,
                     maximum=TRENDING_MAX_LIMIT)
     coins = catalog.active

@@ -11,17 +11,17 @@ from decimal import Decimal
 
 from .errors import InvalidArgument
 
-FRACTION_DIGITS = 18
-INTEGER_DIGITS = 20  # 38 digits in all, the columns' precision
-QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)
-MAX_AMOUNT = Decimal(10) ** INTEGER_DIGITS - QUANTUM
-MAX_AMOUNT_TEXT = 64
-
 # 28 digits (the default) cannot hold 38-digit values: quantizing one raises InvalidOperation.
 # DefaultContext seeds the context of every thread and task created after this import.
 PRECISION = 80
 decimal.DefaultContext.prec = PRECISION
 decimal.getcontext().prec = PRECISION
+
+FRACTION_DIGITS = 18
+INTEGER_DIGITS = 20  # 38 digits in all, the columns' precision
+QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)
+MAX_AMOUNT = Decimal(10) ** INTEGER_DIGITS - QUANTUM
+MAX_AMOUNT_TEXT = 64
 
 ZERO = Decimal(0)
 

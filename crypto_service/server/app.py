@@ -32,18 +32,22 @@ class DatabaseNotReady(RuntimeError):
 @dataclass
 class App:
     server: Server
+    services: list
+    codec: StrictCodec
     service: CryptoService
     guard: CallGuard
     serving: ServiceStatus
 
     async def drain(self, grace_seconds: float) -> None:
-        """Health NOT_SERVING, refuse new calls, let unary calls in flight finish within the
-        grace period, then close (grpclib's close alone would cancel them)."""
+        """Health NOT_SERVING, refuse new calls, end streams, let unary calls in flight finish
+        within the grace period, then close (grpclib's close alone would cancel them)."""
         self.serving.set(False)
         self.guard.draining = True
-        if not await self.guard.wait_idle(grace_seconds):
-            log.warning("grace period of %.1fs over: cancelling the calls still running",
+        await self.guard.abort_calls(streams_only=True)
+        if not await self.guard.wait_unary_calls(grace_seconds):
+            log.warning("grace period of %.1fs over: ending the calls still running",
                         grace_seconds)
+            await self.guard.abort_calls(streams_only=False)
         self.server.close()
         await self.server.wait_closed()
 
@@ -65,9 +69,10 @@ def build_app(settings: Settings) -> App:
     serving.set(True)
     health = Health({service: [serving]})
     services = ServerReflection.extend([service, health], pool=_reflection_pool())
-    server = Server(services, codec=StrictCodec(settings.max_message_bytes))
+    codec = StrictCodec(settings.max_message_bytes)
+    server = Server(services, codec=codec)
     install_access_log(server)
-    return App(server, service, guard, serving)
+    return App(server, services, codec, service, guard, serving)
 
 
 async def prepare_database(settings: Settings) -> None:

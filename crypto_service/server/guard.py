@@ -1,5 +1,5 @@
 """Wraps every CryptoService handler: domain errors become gRPC statuses in this one place,
-escaped bugs become a detail-free INTERNAL, and calls are counted so shutdown can drain them."""
+escaped bugs become a detail-free INTERNAL, and calls are tracked so shutdown can drain them."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], Status] = {
     errors.Forbidden: Status.PERMISSION_DENIED,
     errors.ResourceExhausted: Status.RESOURCE_EXHAUSTED,
 }
+SHUTTING_DOWN = "server is shutting down"
 
 
 def to_grpc_error(error: errors.DomainError) -> GRPCError:
@@ -33,45 +34,56 @@ def to_grpc_error(error: errors.DomainError) -> GRPCError:
 class CallGuard:
     def __init__(self) -> None:
         self.draining = False
-        self._unary_calls = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._calls: dict[asyncio.Task, bool] = {}  # task -> is it unary
+        self._aborted: set[asyncio.Task] = set()
 
     def wrap(self, mapping: dict[str, Handler]) -> dict[str, Handler]:
         return {path: handler._replace(func=self._guarded(path, handler))
                 for path, handler in mapping.items()}
 
-    async def wait_idle(self, timeout: float) -> bool:
+    async def wait_unary_calls(self, timeout: float) -> bool:
         """True when every unary call in flight finished within `timeout` seconds."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+        pending = [task for task, unary in self._calls.items() if unary]
+        if not pending:
             return True
-        except asyncio.TimeoutError:
-            return False
+        _, still_running = await asyncio.wait(pending, timeout=timeout)
+        return not still_running
+
+    async def abort_calls(self, *, streams_only: bool) -> None:
+        """Ends calls in flight with UNAVAILABLE (a status clients retry elsewhere), where
+        grpclib's own close would cancel them without a status."""
+        doomed = [task for task, unary in self._calls.items() if not (unary and streams_only)]
+        for task in doomed:
+            self._aborted.add(task)
+            task.cancel()
+        if doomed:
+            await asyncio.wait(doomed, timeout=1.0)
 
     def _guarded(self, path: str, handler: Handler) -> Callable[[Any], Awaitable[None]]:
         func = handler.func
-        counted = handler.cardinality is Cardinality.UNARY_UNARY
+        unary = handler.cardinality is Cardinality.UNARY_UNARY
 
         async def guarded(stream: Any) -> None:
             if self.draining:
-                raise GRPCError(Status.UNAVAILABLE, "server is shutting down")
-            if counted:
-                self._unary_calls += 1
-                self._idle.clear()
+                raise GRPCError(Status.UNAVAILABLE, SHUTTING_DOWN)
+            task = asyncio.current_task()
+            assert task is not None
+            self._calls[task] = unary
             try:
                 await func(stream)
             except errors.DomainError as exc:
                 raise to_grpc_error(exc) from None
-            except (GRPCError, asyncio.CancelledError):
+            except asyncio.CancelledError:
+                if task in self._aborted:
+                    raise GRPCError(Status.UNAVAILABLE, SHUTTING_DOWN) from None
+                raise
+            except GRPCError:
                 raise
             except Exception:
                 log.exception("unhandled error in %s", path)
                 raise GRPCError(Status.INTERNAL, "internal error") from None
             finally:
-                if counted:
-                    self._unary_calls -= 1
-                    if self._unary_calls == 0:
-                        self._idle.set()
+                del self._calls[task]
+                self._aborted.discard(task)
 
         return guarded

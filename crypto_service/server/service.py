@@ -30,14 +30,15 @@ class CryptoService(pb.CryptoServiceBase):
         return convert.to_coin_response(coin)
 
     async def list_coins(self, message: pb.ListCoinsRequest) -> pb.ListCoinsResponse:
+        sort, descending = convert.to_sort(message.sort_by, message.sort_order)
         page = coins.list_coins(
             await self.catalog.current(),
             page=message.page,
             page_size=message.page_size,
             active_only=message.active_only,
             tradeable_only=message.tradeable_only,
-            sort=convert.SORTS.get(message.sort_by, coins.CoinSort.RANK),
-            descending=message.sort_order == pb.SortOrder.DESC,
+            sort=sort,
+            descending=descending,
         )
         return convert.to_coin_page(page)
 
@@ -56,6 +57,6 @@ class CryptoService(pb.CryptoServiceBase):
     async def get_trending_coins(
         self, message: pb.GetTrendingCoinsRequest
     ) -> pb.TrendingCoinsResponse:
-        trend = convert.TRENDS.get(message.type)
+        trend = convert.to_trend(message.type)
         found = market.trending(await self.catalog.current(), trend, message.limit)
         return convert.to_trending_response(trend, found)

@@ -1,0 +1,75 @@
+"""What arrives on the wire is checked before a handler trusts it: malformed bytes, oversized
+messages, several members of one oneof and unknown enum values get a clear status."""
+
+import pytest
+from grpclib.const import Cardinality, Status
+from grpclib.encoding.base import CodecBase
+from grpclib.exceptions import GRPCError
+from grpclib.testing import ChannelFor
+
+from crypto_service.generated import crypto as pb
+from tests.conftest import make_coin
+
+
+class RawCodec(CodecBase):
+    """Sends and receives bytes as they are."""
+
+    __content_subtype__ = "proto"
+
+    def encode(self, message, message_type):
+        return message
+
+    def decode(self, data, message_type):
+        return data
+
+
+@pytest.fixture
+async def raw_call(app):
+    async with ChannelFor(app.services, codec=app.codec) as channel:
+        # The server side uses the app's codec; this client side sends raw bytes.
+        channel._codec = RawCodec()
+        yield lambda method, payload: _unary(channel, method, payload)
+
+
+async def _unary(channel, method: str, payload: bytes) -> bytes:
+    async with channel.request(f"/crypto.CryptoService/{method}", Cardinality.UNARY_UNARY,
+                               bytes, bytes) as stream:
+        await stream.send_message(payload, end=True)
+        return await stream.recv_message()
+
+
+@pytest.mark.parametrize("payload", [
+    b"\xff\xff\xff",                 # a varint cut short
+    b"\x12\x05ab",                   # a string claiming 5 bytes with 2
+    b"\x0a\xff\xff\xff\xff\xff",     # a length cut short
+    b"\x12\x02\xff\xfe",             # a string field that is not UTF-8
+])
+async def test_malformed_requests_are_invalid_argument(raw_call, payload):
+    with pytest.raises(GRPCError) as info:
+        await raw_call("GetCoin", payload)
+    assert info.value.status == Status.INVALID_ARGUMENT
+    assert "malformed" in info.value.message
+
+
+async def test_a_request_over_the_size_limit_is_resource_exhausted(raw_call, db):
+    too_big = bytes(pb.SearchCoinsRequest(query="x" * (db.max_message_bytes + 1)))
+    with pytest.raises(GRPCError) as info:
+        await raw_call("SearchCoins", too_big)
+    assert info.value.status == Status.RESOURCE_EXHAUSTED
+    assert "exceeds the limit" in info.value.message
+
+
+async def test_the_last_member_of_a_oneof_on_the_wire_wins(raw_call, db):
+    btc = await make_coin("BTC", rank=1)
+    await make_coin("ETH", rank=2)
+    payload = bytes(pb.GetCoinRequest(symbol="ETH")) + bytes(pb.GetCoinRequest(id=btc.id))
+    response = pb.CoinResponse.parse(await raw_call("GetCoin", payload))
+    assert response.coin.symbol == "BTC"
+
+
+async def test_an_unknown_sort_value_is_invalid_argument(raw_call, db):
+    payload = b"\xa0\x01\x63"  # field 20 (sort_by), varint 99
+    with pytest.raises(GRPCError) as info:
+        await raw_call("ListCoins", payload)
+    assert info.value.status == Status.INVALID_ARGUMENT
+    assert "sort_by" in info.value.message

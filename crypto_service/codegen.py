@@ -24,11 +24,14 @@ class CodegenError(RuntimeError):
     pass
 
 
+def tool_path() -> str:
+    # The interpreter's own bin/ first: in a venv or pip's build environment the plugin (and
+    # the ruff it formats with) sits beside python even when that directory is not on PATH.
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
 def find_plugin() -> str:
-    # The interpreter's own bin/ first: in a venv or pip's build environment the plugin sits
-    # beside python even when that directory is not on PATH.
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    plugin = shutil.which(PLUGIN, path=search)
+    plugin = shutil.which(PLUGIN, path=tool_path())
     if plugin is None:
         raise CodegenError(f"{PLUGIN} not found: pip install 'betterproto2-compiler==0.10.1'")
     return plugin
@@ -48,7 +51,8 @@ def generate(proto_dir: Path = DEFAULT_PROTO_DIR, out_dir: Path = DEFAULT_OUT_DI
             f"--python_betterproto2_opt={PLUGIN_OPTIONS}",
             *[str(p) for p in protos],
         ]
-        result = subprocess.run(command, capture_output=True, text=True)
+        result = subprocess.run(command, capture_output=True, text=True,
+                                env={**os.environ, "PATH": tool_path()})
         if result.returncode != 0:
             raise CodegenError(f"protoc failed:\n{result.stderr.strip()}")
         if out_dir.exists():

@@ -99,3 +99,14 @@ async def test_drain_cancels_calls_still_running_after_the_grace_period(served, 
         await asyncio.wait_for(in_flight, 5)
     assert ended.value.status == Status.UNAVAILABLE
     assert "shutting down" in ended.value.message
+
+
+async def test_health_watch_sees_the_drain(served):
+    app, channel = served
+    async with HealthStub(channel).Watch.open() as watch:
+        await watch.send_message(HealthCheckRequest(service="crypto.CryptoService"), end=True)
+        assert (await watch.recv_message()).status == HealthCheckResponse.SERVING
+        app.serving.set(False)
+        assert (await asyncio.wait_for(watch.recv_message(), 5)).status == \
+            HealthCheckResponse.NOT_SERVING
+        await watch.cancel()

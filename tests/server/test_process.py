@@ -75,7 +75,7 @@ def test_buf_curl_lists_methods_and_calls_get_coin_through_reflection(server):
     assert listed.returncode == 0, listed.stderr
     methods = listed.stdout.split()
     assert "crypto.CryptoService/GetCoin" in methods and "grpc.health.v1.Health/Check" in methods
-    assert len([m for m in methods if m.startswith("crypto.CryptoService/")]) == 13
+    assert len([m for m in methods if m.startswith("crypto.CryptoService/")]) == 14
 
     coin = buf_curl(port, "-d", '{"symbol": "BTC"}', "/crypto.CryptoService/GetCoin")
     assert coin.returncode == 0, coin.stderr

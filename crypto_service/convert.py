@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from .db.models import TransactionKind
 from .domain.catalog import CoinRecord
 from .domain.coins import CoinSort
 from .domain.errors import InvalidArgument
+from .domain.ledger import TransactionView
 from .domain.market import MarketStats, Trend
+from .domain.wallets import Portfolio, WalletList, WalletView
 from .domain.money import format_decimal
 from .domain.paging import Page
 from .generated import crypto as pb
@@ -28,6 +31,11 @@ TRENDS = {
     pb.TrendingType.MOST_TRADED: Trend.MOST_TRADED,
 }
 TRENDING_TYPES = {trend: kind for kind, trend in TRENDS.items()}
+TRANSACTION_KINDS = {
+    TransactionKind.DEPOSIT: pb.TransactionKind.DEPOSIT,
+    TransactionKind.WITHDRAWAL: pb.TransactionKind.WITHDRAWAL,
+    TransactionKind.TRANSFER: pb.TransactionKind.TRANSFER,
+}
 
 
 def to_sort(sort_by: pb.SortBy, sort_order: pb.SortOrder) -> tuple[CoinSort, bool]:
@@ -112,4 +120,84 @@ def to_trending_response(trend: Trend, coins: list[CoinRecord]) -> pb.TrendingCo
         message=f"{len(coins)} coins",
         type=TRENDING_TYPES[trend],
         coins=[to_coin_message(c) for c in coins],
+    )
+
+
+def to_wallet_message(wallet: WalletView) -> pb.Wallet:
+    return pb.Wallet(
+        id=wallet.id,
+        user_id=wallet.user_id,
+        coin_id=wallet.coin_id,
+        symbol=wallet.symbol,
+        coin_name=wallet.coin_name,
+        balance=format_decimal(wallet.balance),
+        locked_balance=format_decimal(wallet.locked_balance),
+        total_balance=format_decimal(wallet.total_balance),
+        value_usd=format_decimal(wallet.value_usd),
+        address=wallet.address,
+        created_at=wallet.created_at,
+        updated_at=wallet.updated_at,
+    )
+
+
+def to_wallet_response(wallet: WalletView, message: str) -> pb.WalletResponse:
+    return pb.WalletResponse(success=True, message=message, wallet=to_wallet_message(wallet))
+
+
+def to_wallets_response(wallets: WalletList) -> pb.ListWalletsResponse:
+    return pb.ListWalletsResponse(
+        success=True, message=f"{len(wallets.wallets)} wallets",
+        wallets=[to_wallet_message(w) for w in wallets.wallets],
+        total_value_usd=format_decimal(wallets.total_value_usd))
+
+
+def to_portfolio_response(portfolio: Portfolio) -> pb.PortfolioResponse:
+    return pb.PortfolioResponse(
+        success=True,
+        message=f"{len(portfolio.holdings)} holdings",
+        total_value_usd=format_decimal(portfolio.total_value_usd),
+        total_change_24h_usd=format_decimal(portfolio.total_change_24h_usd),
+        total_change_24h_percent=format_decimal(portfolio.total_change_24h_percent),
+        coins_count=len(portfolio.holdings),
+        holdings=[pb.PortfolioHolding(
+            symbol=h.symbol, coin_name=h.coin_name, balance=format_decimal(h.balance),
+            value_usd=format_decimal(h.value_usd), percentage=format_decimal(h.percentage),
+            change_24h_percent=format_decimal(h.change_24h_percent),
+        ) for h in portfolio.holdings],
+        calculated_at=now(),
+    )
+
+
+def to_transfer_response(from_wallet: WalletView, to_wallet: WalletView, transaction_id: str,
+                         message: str) -> pb.TransferResponse:
+    return pb.TransferResponse(
+        success=True, message=message, from_wallet=to_wallet_message(from_wallet),
+        to_wallet=to_wallet_message(to_wallet), transaction_id=transaction_id)
+
+
+def to_transaction_message(tx: TransactionView) -> pb.LedgerTransaction:
+    return pb.LedgerTransaction(
+        id=str(tx.id),
+        kind=TRANSACTION_KINDS[tx.kind],
+        symbol=tx.symbol,
+        amount=format_decimal(tx.amount),
+        balance_change=format_decimal(tx.balance_change),
+        from_user_id=tx.from_user_id or 0,
+        to_user_id=tx.to_user_id or 0,
+        transaction_id=tx.transaction_id,
+        destination_address=tx.destination_address,
+        note=tx.note,
+        created_at=tx.created_at,
+    )
+
+
+def to_transactions_response(page: Page[TransactionView]) -> pb.ListTransactionsResponse:
+    return pb.ListTransactionsResponse(
+        success=True,
+        message=f"{len(page.items)} of {page.total_count} transactions",
+        transactions=[to_transaction_message(t) for t in page.items],
+        total_count=page.total_count,
+        page=page.page,
+        page_size=page.page_size,
+        total_pages=page.total_pages,
     )

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
 
     require_auth: bool = False
     jwt_secret: str | None = None
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
 
     log_level: str = "INFO"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import app
 from . import admin  # noqa: F401  (registers serve, migrate, seed, gen)
+from . import ledger  # noqa: F401  (registers audit, token)
 
 
 def main() -> None:

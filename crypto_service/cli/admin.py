@@ -83,7 +83,7 @@ def serve(
     database_url: DatabaseOption = None,
 ) -> None:
     """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM."""
-    from ..server.app import DatabaseNotReady, serve as run_server
+    from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
 
     settings = load_settings(host=host, port=port, database_url=database_url)
     logging.basicConfig(level=settings.log_level.upper(),
@@ -91,7 +91,7 @@ def serve(
     logging.getLogger("tortoise").setLevel(logging.WARNING)
     try:
         asyncio.run(run_server(settings))
-    except DatabaseNotReady as exc:
+    except (DatabaseNotReady, UnsafeSettings) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")

@@ -24,6 +24,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     connection = expand_db_url(settings.database_url)
     credentials = connection["credentials"]
     if is_sqlite(settings.database_url):
+        connection["engine"] = "crypto_service.db.sqlite_engine"
         credentials.setdefault("journal_mode", "WAL")
         credentials.setdefault("busy_timeout", settings.sqlite_busy_timeout_ms)
         credentials.setdefault("synchronous", "NORMAL")

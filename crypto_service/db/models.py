@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import enum
+import uuid
+
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
@@ -67,3 +70,55 @@ class Wallet(Model):
     class Meta:
         table = "wallet"
         unique_together = (("user_id", "coin"),)
+
+
+class TransactionKind(str, enum.Enum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    TRANSFER = "transfer"
+
+
+class LedgerTransaction(Model):
+    """One balance change, immutable once written: a correction is a new transaction."""
+
+    seq = fields.BigIntField(primary_key=True)  # insertion order, for "newest first"
+    id = fields.UUIDField(unique=True, default=uuid.uuid4)
+    kind = fields.CharEnumField(TransactionKind, max_length=16)
+    coin: fields.ForeignKeyRelation[Coin] = fields.ForeignKeyField(
+        "models.Coin", related_name="transactions", on_delete=fields.RESTRICT
+    )
+    amount = money_field()
+    from_user_id = fields.IntField(null=True)  # None: money from outside (a deposit)
+    to_user_id = fields.IntField(null=True)  # None: money to outside (a withdrawal)
+    # The caller's idempotency key, unique within its scope: "deposit" for deposits' external
+    # transaction ids, "user:N" for the idempotency-key metadata of user N's withdrawals and
+    # transfers. A replay finds this row instead of moving money again.
+    idempotency_scope = fields.CharField(max_length=32, null=True)
+    idempotency_key = fields.CharField(max_length=128, null=True)
+    destination_address = fields.CharField(max_length=128, default="")
+    note = fields.CharField(max_length=256, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "ledger_transaction"
+        unique_together = (("idempotency_scope", "idempotency_key"),)
+        indexes = (Index(fields=("from_user_id", "seq")), Index(fields=("to_user_id", "seq")))
+
+
+class LedgerEntry(Model):
+    """One side of a transaction. Per coin, all entries sum to zero: deposits and withdrawals
+    post against the coin's external account (user_id None)."""
+
+    id = fields.BigIntField(primary_key=True)
+    transaction: fields.ForeignKeyRelation[LedgerTransaction] = fields.ForeignKeyField(
+        "models.LedgerTransaction", related_name="entries", on_delete=fields.RESTRICT
+    )
+    coin: fields.ForeignKeyRelation[Coin] = fields.ForeignKeyField(
+        "models.Coin", related_name="entries", on_delete=fields.RESTRICT
+    )
+    user_id = fields.IntField(null=True)
+    amount = money_field()  # signed: negative leaves the account
+
+    class Meta:
+        table = "ledger_entry"
+        indexes = (Index(fields=("user_id", "coin_id")),)

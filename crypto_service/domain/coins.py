@@ -41,10 +41,12 @@ SORT_KEYS: dict[CoinSort, Callable[[CoinRecord], object]] = {
 }
 
 
-def _required(text: str, field: str) -> str:
+def _required(text: str, field: str, max_length: int) -> str:
     stripped = text.strip()
     if not stripped:
         raise InvalidArgument(f"{field} must not be empty")
+    if len(stripped) > max_length:
+        raise InvalidArgument(f"{field} must be at most {max_length} characters")
     return stripped
 
 
@@ -53,10 +55,10 @@ def get_coin(catalog: Catalog, *, coin_id: int | None = None, symbol: str | None
     if coin_id is not None:
         found, asked = catalog.by_id.get(coin_id), f"id {coin_id}"
     elif symbol is not None:
-        found, asked = catalog.by_symbol.get(_required(symbol, "symbol").upper()), \
+        found, asked = catalog.by_symbol.get(_required(symbol, "symbol", 32).upper()), \
             f"symbol {symbol!r}"
     elif slug is not None:
-        found, asked = catalog.by_slug.get(_required(slug, "slug").lower()), f"slug {slug!r}"
+        found, asked = catalog.by_slug.get(_required(slug, "slug", 128).lower()), f"slug {slug!r}"
     else:
         raise InvalidArgument("one of id, symbol or slug is required")
     if found is None:

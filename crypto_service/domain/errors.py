@@ -31,3 +31,7 @@ class Forbidden(DomainError):
 
 class ResourceExhausted(DomainError):
     pass
+
+
+class Unavailable(DomainError):
+    """A transient condition (the database stayed busy): the caller may retry."""

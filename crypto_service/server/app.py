@@ -13,6 +13,7 @@ from grpclib.health.v1 import health_pb2
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
+from ..auth import Authenticator
 from ..db import connect
 from ..domain.catalog import CatalogCache
 from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
@@ -26,6 +27,10 @@ log = logging.getLogger("crypto_service.server")
 
 
 class DatabaseNotReady(RuntimeError):
+    pass
+
+
+class UnsafeSettings(RuntimeError):
     pass
 
 
@@ -63,7 +68,8 @@ def _reflection_pool():
 
 def build_app(settings: Settings) -> App:
     install_message_size_limit()
-    guard = CallGuard()
+    authenticator = Authenticator.from_settings(settings)
+    guard = CallGuard(authenticator, require_auth=settings.require_auth)
     service = CryptoService(CatalogCache(), guard)
     serving = ServiceStatus()
     serving.set(True)
@@ -89,6 +95,8 @@ async def prepare_database(settings: Settings) -> None:
 
 async def serve(settings: Settings) -> None:
     """Runs until SIGINT or SIGTERM, then drains and returns."""
+    if settings.require_auth and not settings.jwt_secret:
+        raise UnsafeSettings("CRYPTO_REQUIRE_AUTH=true needs CRYPTO_JWT_SECRET to verify tokens")
     await prepare_database(settings)
     try:
         app = build_app(settings)
@@ -96,6 +104,9 @@ async def serve(settings: Settings) -> None:
         log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s",
                  settings.host, settings.port, redact(settings.database_url),
                  "required" if settings.require_auth else "optional")
+        if not settings.require_auth:
+            log.warning("wallet RPCs are open to anyone without a token "
+                        "(set CRYPTO_REQUIRE_AUTH=true and CRYPTO_JWT_SECRET to protect them)")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

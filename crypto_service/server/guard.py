@@ -10,7 +10,9 @@ from typing import Any, Awaitable, Callable
 from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
 
-from ..domain import errors
+from ..auth import POLICY, Authenticator, Rule, authorize
+from ..domain import errors, validate
+from .context import CallContext, current_call
 
 log = logging.getLogger("crypto_service.server")
 
@@ -22,6 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], Status] = {
     errors.Unauthenticated: Status.UNAUTHENTICATED,
     errors.Forbidden: Status.PERMISSION_DENIED,
     errors.ResourceExhausted: Status.RESOURCE_EXHAUSTED,
+    errors.Unavailable: Status.UNAVAILABLE,
 }
 SHUTTING_DOWN = "server is shutting down"
 
@@ -32,13 +35,17 @@ def to_grpc_error(error: errors.DomainError) -> GRPCError:
 
 
 class CallGuard:
-    def __init__(self) -> None:
+    def __init__(self, authenticator: Authenticator, *, require_auth: bool) -> None:
+        self.authenticator = authenticator
+        self.require_auth = require_auth
         self.draining = False
         self._calls: dict[asyncio.Task, bool] = {}  # task -> is it unary
         self._aborted: set[asyncio.Task] = set()
 
     def wrap(self, mapping: dict[str, Handler]) -> dict[str, Handler]:
-        return {path: handler._replace(func=self._guarded(path, handler))
+        """Each handler guarded, with its authorization rule (KeyError: an RPC has no rule)."""
+        return {path: handler._replace(func=self._guarded(path, handler,
+                                                           POLICY[path.rsplit("/", 1)[1]]))
                 for path, handler in mapping.items()}
 
     async def wait_unary_calls(self, timeout: float) -> bool:
@@ -59,7 +66,26 @@ class CallGuard:
         if doomed:
             await asyncio.wait(doomed, timeout=1.0)
 
-    def _guarded(self, path: str, handler: Handler) -> Callable[[Any], Awaitable[None]]:
+    def _enter(self, stream: Any, rule: Rule) -> None:
+        """Authenticates the caller, sets the call context, and has the request authorized as
+        soon as it is decoded (the generated glue decodes it; the rule needs its fields)."""
+        metadata = stream.metadata or {}
+        principal = self.authenticator.authenticate(metadata.get("authorization"))
+        key = metadata.get("idempotency-key")
+        if key is not None:
+            key = validate.token(key, "idempotency-key metadata")
+        current_call.set(CallContext(principal, key))
+        receive = stream.recv_message
+
+        async def recv_authorized() -> Any:
+            request = await receive()
+            authorize(rule, principal, request, require_auth=self.require_auth)
+            return request
+
+        stream.recv_message = recv_authorized
+
+    def _guarded(self, path: str, handler: Handler,
+                 rule: Rule) -> Callable[[Any], Awaitable[None]]:
         func = handler.func
         unary = handler.cardinality is Cardinality.UNARY_UNARY
 
@@ -70,6 +96,7 @@ class CallGuard:
             assert task is not None
             self._calls[task] = unary
             try:
+                self._enter(stream, rule)
                 await func(stream)
             except errors.DomainError as exc:
                 raise to_grpc_error(exc) from None

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import betterproto2
 from grpclib.const import Handler
 
 from .. import convert
-from ..domain import coins, market
-from ..domain.catalog import CatalogCache
+from ..domain import coins, ledger, market, validate, wallets
+from ..domain.catalog import CatalogCache, CoinRecord
+from ..domain.errors import InvalidArgument
+from ..domain.money import format_decimal, parse_amount
 from ..generated import crypto as pb
 from ..generated.google import protobuf as pb_google
+from .context import current_call
 from .guard import CallGuard
 
 COIN_IDENTIFIERS = {"id": "coin_id", "symbol": "symbol", "slug": "slug"}
+WALLET_COIN_IDENTIFIERS = {"coin_id": "coin_id", "symbol": "symbol"}
+NOTE_MAX_LENGTH = 256
 
 
 class CryptoService(pb.CryptoServiceBase):
@@ -60,3 +67,76 @@ class CryptoService(pb.CryptoServiceBase):
         trend = convert.to_trend(message.type)
         found = market.trending(await self.catalog.current(), trend, message.limit)
         return convert.to_trending_response(trend, found)
+
+    async def get_wallet(self, message: pb.GetWalletRequest) -> pb.WalletResponse:
+        user_id = validate.user_id(message.user_id)
+        field, value = betterproto2.which_one_of(message, "coin_identifier")
+        if not field:
+            raise InvalidArgument("coin_id or symbol is required")
+        lookup = {WALLET_COIN_IDENTIFIERS[field]: value}
+        coin = coins.get_coin(await self.catalog.current(), **lookup)
+        wallet = await wallets.get_wallet(user_id, coin)
+        return convert.to_wallet_response(wallet, f"{coin.symbol} wallet of user {user_id}")
+
+    async def list_wallets(self, message: pb.ListWalletsRequest) -> pb.ListWalletsResponse:
+        user_id = validate.user_id(message.user_id)
+        found = await wallets.list_wallets(await self.catalog.current(), user_id,
+                                           exclude_zero=message.exclude_zero_balance)
+        return convert.to_wallets_response(found)
+
+    async def get_portfolio(self, message: pb.GetPortfolioRequest) -> pb.PortfolioResponse:
+        user_id = validate.user_id(message.user_id)
+        summary = await wallets.portfolio(await self.catalog.current(), user_id)
+        return convert.to_portfolio_response(summary)
+
+    async def deposit(self, message: pb.DepositRequest) -> pb.WalletResponse:
+        user_id = validate.user_id(message.user_id)
+        amount = parse_amount(message.amount, "amount")
+        key = validate.token(message.transaction_id, "transaction_id") \
+            if message.transaction_id else None
+        coin = await self._coin(message.symbol)
+        posted = await ledger.deposit(user_id, coin, amount, key)
+        return convert.to_wallet_response(posted.wallets[user_id],
+                                          _posted_message("deposited", amount, coin, posted))
+
+    async def withdraw(self, message: pb.WithdrawRequest) -> pb.WalletResponse:
+        user_id = validate.user_id(message.user_id)
+        amount = parse_amount(message.amount, "amount")
+        destination = validate.token(message.destination_address, "destination_address")
+        coin = await self._coin(message.symbol)
+        posted = await ledger.withdraw(user_id, coin, amount, destination,
+                                       current_call.get().idempotency_key)
+        return convert.to_wallet_response(posted.wallets[user_id],
+                                          _posted_message("withdrew", amount, coin, posted))
+
+    async def transfer(self, message: pb.TransferRequest) -> pb.TransferResponse:
+        sender = validate.user_id(message.from_user_id, "from_user_id")
+        recipient = validate.user_id(message.to_user_id, "to_user_id")
+        if sender == recipient:
+            raise InvalidArgument("from_user_id and to_user_id must differ")
+        amount = parse_amount(message.amount, "amount")
+        note = validate.text(message.note, "note", NOTE_MAX_LENGTH)
+        coin = await self._coin(message.symbol)
+        posted = await ledger.transfer(sender, recipient, coin, amount, note,
+                                       current_call.get().idempotency_key)
+        return convert.to_transfer_response(
+            posted.wallets[sender], posted.wallets[recipient], str(posted.transaction_id),
+            _posted_message("transferred", amount, coin, posted))
+
+    async def list_transactions(
+        self, message: pb.ListTransactionsRequest
+    ) -> pb.ListTransactionsResponse:
+        user_id = validate.user_id(message.user_id)
+        catalog = await self.catalog.current()
+        coin = coins.get_coin(catalog, symbol=message.symbol) if message.symbol else None
+        page = await ledger.history(catalog, user_id, coin, message.page, message.page_size)
+        return convert.to_transactions_response(page)
+
+    async def _coin(self, symbol: str) -> CoinRecord:
+        return coins.get_coin(await self.catalog.current(), symbol=symbol)
+
+
+def _posted_message(verb: str, amount: Decimal, coin: CoinRecord, posted: ledger.Posted) -> str:
+    if posted.replayed:
+        return f"already applied as transaction {posted.transaction_id}: nothing moved again"
+    return f"{verb} {format_decimal(amount)} {coin.symbol} (transaction {posted.transaction_id})"

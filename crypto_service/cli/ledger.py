@@ -1,0 +1,60 @@
+"""Ledger and auth tools: audit, token."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from .base import DatabaseOption, app, fail, load_settings
+
+DURATION = re.compile(r"^(\d+)([smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@app.command()
+def audit(database_url: DatabaseOption = None) -> None:
+    """Recompute every balance from the ledger; exit 1 on any mismatch."""
+    from ..db import connect
+    from ..domain.audit import audit as run_audit
+
+    settings = load_settings(database_url=database_url)
+
+    async def run():
+        async with connect.database(settings):
+            return await run_audit()
+
+    report = asyncio.run(run())
+    typer.echo(f"{report.transactions} transactions, {report.entries} entries, "
+               f"{report.wallets} wallets, {report.coins} coins")
+    for problem in report.problems:
+        typer.secho(f"MISMATCH {problem}", fg=typer.colors.RED, err=True)
+    if not report.clean:
+        raise typer.Exit(1)
+    typer.echo("ledger is consistent: balances match, every coin sums to zero, none negative")
+
+
+def parse_ttl(text: str) -> timedelta:
+    match = DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter("use a number and a unit, e.g. 90s, 15m, 1h, 7d")
+    return timedelta(seconds=int(match[1]) * UNIT_SECONDS[match[2]])
+
+
+@app.command()
+def token(
+    user: Annotated[int, typer.Option("--user", help="User id (the token's sub).", min=1)],
+    admin: Annotated[bool, typer.Option("--admin", help="Add the admin scope.")] = False,
+    ttl: Annotated[str, typer.Option("--ttl", help="Lifetime, e.g. 15m, 1h, 7d.")] = "1h",
+) -> None:
+    """Print a signed development token (needs CRYPTO_JWT_SECRET)."""
+    from ..auth import Authenticator
+
+    settings = load_settings()
+    if not settings.jwt_secret:
+        fail("set CRYPTO_JWT_SECRET to sign tokens")
+    authenticator = Authenticator.from_settings(settings)
+    typer.echo(authenticator.issue(user, admin=admin, ttl=parse_ttl(ttl)))

@@ -62,6 +62,9 @@ def postgres_database_url() -> str:
 @pytest.fixture(params=BACKENDS)
 def settings(request, tmp_path: Path) -> Settings:
     """Settings for a migrated, empty database of one backend."""
+    # Tortoise caches each table's SQL per connection name, not per dialect: tests that switch
+    # between SQLite and PostgreSQL in one process must drop it.
+    EXECUTOR_CACHE.clear()
     if request.param == "sqlite":
         url = f"sqlite://{tmp_path / 'test.db'}"
         asyncio.run(connect.apply_migrations(Settings(database_url=url)))
@@ -85,9 +88,6 @@ async def _truncate_all(url: str) -> None:
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Settings]:
     """An open, migrated and empty database."""
-    # Tortoise caches each table's SQL per connection name, not per dialect: tests that switch
-    # between SQLite and PostgreSQL in one process must drop it.
-    EXECUTOR_CACHE.clear()
     await connect.open_database(settings)
     try:
         yield settings

@@ -131,3 +131,19 @@ def test_serve_refuses_an_unmigrated_database_when_auto_migrate_is_off(tmp_path)
     result = run_cli("serve", "--port", str(free_port()), env=env)
     assert result.returncode == 1
     assert "run `crypto migrate`" in result.stderr
+
+
+def test_serve_refuses_required_auth_without_a_secret(tmp_path):
+    env = {**os.environ, "CRYPTO_DATABASE_URL": f"sqlite://{tmp_path / 'a.db'}",
+           "CRYPTO_REQUIRE_AUTH": "true"}
+    env.pop("CRYPTO_JWT_SECRET", None)
+    result = run_cli("serve", "--port", str(free_port()), env=env)
+    assert result.returncode == 1
+    assert "CRYPTO_JWT_SECRET" in result.stderr
+
+
+def test_serve_warns_when_wallets_are_open_to_anyone(server):
+    process, _ = server
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert "wallet RPCs are open to anyone" in output

@@ -18,6 +18,7 @@ from crypto_service.generated.google import protobuf as pb_google
 
 AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)
 PRICES = {"BTC": ("94000.5", "1.5"), "ETH": ("3300", "-2.25")}
+NAMES = {"BTC": "Bitcoin", "ETH": "Ethereum"}
 
 
 @dataclass
@@ -29,7 +30,8 @@ class Call:
 
 def coin(symbol: str, rank: int) -> pb.Coin:
     price, change = PRICES.get(symbol, ("1", "0"))
-    return pb.Coin(id=rank, symbol=symbol, name=f"{symbol} coin", slug=symbol.lower(),
+    name = NAMES.get(symbol, f"{symbol} coin")
+    return pb.Coin(id=rank, symbol=symbol, name=name, slug=name.lower(),
                    rank=rank, current_price_usd=price, price_change_24h_percent=change,
                    volume_24h_usd="1000", market_cap_usd=str(1000 * (10 - rank)))
 

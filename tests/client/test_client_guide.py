@@ -6,6 +6,9 @@ import os
 import sys
 from pathlib import Path
 
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
 from crypto_service.generated.crypto import CryptoServiceBase
 from tests.client.servers import loopback
 
@@ -46,9 +49,20 @@ async def test_the_demo_module_takes_the_address_from_the_environment(fake, fake
                          "BTC: $94000.5", "ETH: $3300"]
 
 
-async def test_the_demo_reports_what_the_server_lacks_and_exits_on_errors():
+async def test_the_demo_skips_what_the_server_does_not_offer_yet(fake, fake_address,
+                                                                  monkeypatch):
+    async def unimplemented(message):
+        raise GRPCError(Status.UNIMPLEMENTED, "no wallets here")
+
+    monkeypatch.setattr(fake, "get_portfolio", unimplemented)
+    code, out, err = await run_python("-m", "crypto_service.client", fake_address)
+    assert code == 0, err
+    assert out.splitlines()[-1] == \
+        "(this server does not offer it yet: UNIMPLEMENTED: no wallets here)"
+    assert "StreamPrices" not in fake.methods()
+
+
+async def test_the_demo_exits_non_zero_with_one_line_on_an_error():
     async with loopback([CryptoServiceBase()]) as address:
         code, out, err = await run_python("-m", "crypto_service.client", address)
-    assert code == 1
-    assert out == ""
-    assert err.strip() == "error: UNIMPLEMENTED: Method not found"
+    assert (code, out, err) == (1, "", "error: UNIMPLEMENTED\n")

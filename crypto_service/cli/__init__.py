@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import app
 from . import admin  # noqa: F401  (registers serve, migrate, seed, gen)
+from . import client_commands  # noqa: F401  (registers coin, coins, ..., wallet, transfer)
 
 
 def main() -> None:

@@ -112,4 +112,5 @@ class CryptoClient:
             while (update := self._loop.run(next_update())) is not _END:
                 yield update
         finally:
-            self._loop.run(updates.aclose())
+            if not self._loop.loop.is_closed():  # else closing the client ended the call
+                self._loop.run(updates.aclose())

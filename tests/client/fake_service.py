@@ -23,9 +23,14 @@ NAMES = {"BTC": "Bitcoin", "ETH": "Ethereum"}
 
 @dataclass
 class Call:
-    method: str
+    method: str  # as in the proto: GetWallet
     metadata: dict[str, str]
     request: Any = None
+
+    @property
+    def method_name(self) -> str:
+        """The servicer's method: get_wallet."""
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in self.method).lstrip("_")
 
 
 def coin(symbol: str, rank: int) -> pb.Coin:

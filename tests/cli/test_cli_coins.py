@@ -70,7 +70,10 @@ async def test_json_parses_back_into_what_the_client_returns(invoke, address, ar
 
 
 async def test_json_uses_protobufs_field_names(invoke, address):
-    coin = json_output(await invoke("coin", "BTC", "--json", "--address", address))
+    result = await invoke("coin", "BTC", "--json", "--address", address)
+    parsed = json_format.Parse(result.stdout, google_class(pb.Coin)())
+    assert parsed.volume_24h_usd == "30000000000"
+    coin = json_output(result)
     assert coin["volume24hUsd"] == "30000000000"
     assert coin["priceChange24hPercent"] == "1.5"
     assert coin["isPriceUp24h"] is True

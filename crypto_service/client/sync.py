@@ -51,6 +51,14 @@ class _LoopThread:
         self.loop.close()
 
 
+# Every unary method of the async client, made blocking below the class.
+BLOCKING_METHODS = (
+    "get_coin", "list_coins", "search_coins", "list_top_coins", "get_market_stats",
+    "get_trending_coins", "get_wallet", "list_wallets", "get_portfolio", "list_transactions",
+    "deposit", "withdraw", "transfer",
+)
+
+
 def _blocking(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     @functools.wraps(method)
     def call(self: CryptoClient, *args: Any, **kwargs: Any) -> T:
@@ -60,8 +68,9 @@ def _blocking(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]
 
 
 class CryptoClient:
-    """The same methods as `AsyncCryptoClient`, blocking. A context manager; `close()` ends
-    its thread (it also ends when the client is garbage-collected or at exit)."""
+    """The same methods as `AsyncCryptoClient` (`BLOCKING_METHODS`, and `stream_prices` as a
+    plain iterator), blocking. A context manager; `close()` ends its thread (it also ends when
+    the client is garbage-collected or at exit)."""
 
     def __init__(self, address: str = DEFAULT_ADDRESS, *, token: str | None = None,
                  timeout: float = 10.0, ssl: bool | SSLContext | None = None,
@@ -85,20 +94,6 @@ class CryptoClient:
     def address(self) -> str:
         return self._client.address
 
-    get_coin = _blocking(AsyncCryptoClient.get_coin)
-    list_coins = _blocking(AsyncCryptoClient.list_coins)
-    search_coins = _blocking(AsyncCryptoClient.search_coins)
-    list_top_coins = _blocking(AsyncCryptoClient.list_top_coins)
-    get_market_stats = _blocking(AsyncCryptoClient.get_market_stats)
-    get_trending_coins = _blocking(AsyncCryptoClient.get_trending_coins)
-    get_wallet = _blocking(AsyncCryptoClient.get_wallet)
-    list_wallets = _blocking(AsyncCryptoClient.list_wallets)
-    get_portfolio = _blocking(AsyncCryptoClient.get_portfolio)
-    list_transactions = _blocking(AsyncCryptoClient.list_transactions)
-    deposit = _blocking(AsyncCryptoClient.deposit)
-    withdraw = _blocking(AsyncCryptoClient.withdraw)
-    transfer = _blocking(AsyncCryptoClient.transfer)
-
     def stream_prices(self, symbols: Iterable[str] = (), interval: int = 5, *,
                       timeout: float | None = None) -> Iterator[pb.PriceUpdate]:
         """A plain iterator of price updates; leaving the loop (break, an exception, Ctrl-C)
@@ -114,3 +109,7 @@ class CryptoClient:
         finally:
             if not self._loop.loop.is_closed():  # else closing the client ended the call
                 self._loop.run(updates.aclose())
+
+
+for _name in BLOCKING_METHODS:
+    setattr(CryptoClient, _name, _blocking(getattr(AsyncCryptoClient, _name)))

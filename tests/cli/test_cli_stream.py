@@ -45,4 +45,4 @@ async def test_ctrl_c_exits_cleanly_and_cancels_the_stream(fake, fake_address):
     process.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert (process.returncode, err.decode()) == (0, "")
-    await asyncio.wait_for(fake.stream_closed.wait(), 10)
+    assert await asyncio.to_thread(fake.stream_closed.wait, 10)

@@ -6,6 +6,7 @@ come back, and it records every call's method, request and metadata."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
@@ -56,7 +57,9 @@ class FakeService(pb.CryptoServiceBase):
     # Rounds of one update per symbol; then the stream ends, or stays open when `endless`.
     stream_rounds: int = 2
     endless: bool = False
-    stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when a stream handler ends, however it ends; a thread-safe event, since the server
+    # may run on another thread's loop than the test's.
+    stream_closed: threading.Event = field(default_factory=threading.Event)
 
     def __mapping__(self) -> dict[str, Handler]:
         return {path: handler._replace(func=self._recorded(path, handler.func))

@@ -52,7 +52,7 @@ async def test_reads_a_few_stream_updates_then_cancels(node_modules, fake, fake_
     code, lines, err = await run_node(fake_address)
     assert code == 0, err
     assert lines[-4:] == ["stream BTC: $94000.5 (1.5%)", "stream ETH: $3300 (-2.25%)"] * 2
-    await asyncio.wait_for(fake.stream_closed.wait(), 10)
+    assert await asyncio.to_thread(fake.stream_closed.wait, 10)
 
 
 async def test_reports_a_stream_the_server_lacks(node_modules, fake, fake_address, monkeypatch):

@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     try:
         with CryptoClient(address, token=os.environ.get("CRYPTO_TOKEN")) as client:
             demo(client)
-    except CryptoError as exc:
+    except (CryptoError, ValueError) as exc:  # ValueError: a malformed address
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

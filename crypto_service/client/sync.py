@@ -35,6 +35,9 @@ class _LoopThread:
         self.thread.start()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if self.loop.is_closed():
+            coroutine.close()
+            raise RuntimeError("the client is closed")
         future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         try:
             return future.result()

@@ -38,3 +38,5 @@ def test_close_ends_the_background_thread(fake_in_thread):
     client.close()
     client.close()  # twice is harmless
     assert not thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        client.get_coin("BTC")

@@ -1,11 +1,14 @@
 """`crypto wallet|wallets|portfolio|history|deposit|withdraw|transfer` against the fake
 service: the request it received, the table, and JSON that parses back into the message."""
 
+import asyncio
+
 import pytest
 from google.protobuf import json_format
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
+from crypto_service.cli.client_commands import Sort
 from crypto_service.generated import crypto as pb
 from crypto_service.messages import google_class, to_google
 from tests.cli.conftest import json_output
@@ -75,3 +78,23 @@ async def test_insufficient_funds_is_one_line_with_the_status(invoke, fake, fake
     assert result.exit_code == 1
     assert (result.stdout, result.stderr) == \
         ("", "error: FAILED_PRECONDITION: only 0.5 BTC available\n")
+
+
+async def test_timeout_is_the_deadline_of_the_call(invoke, fake, fake_address, monkeypatch):
+    async def never_answers(message):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(fake, "get_wallet", never_answers)
+    result = await invoke("wallet", "7", "BTC", "--timeout", "0.2", "--address", fake_address)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: DEADLINE_EXCEEDED")
+
+
+async def test_a_malformed_address_is_one_line(invoke):
+    result = await invoke("portfolio", "7", "--address", "localhost:http")
+    assert (result.exit_code, result.stderr) == \
+        (1, "error: address 'localhost:http' has a bad port\n")
+
+
+def test_sort_choices_are_the_protos_sort_keys():
+    assert [s.value.upper() for s in Sort] == [m.name for m in pb.SortBy if m.value]

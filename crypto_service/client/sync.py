@@ -42,7 +42,11 @@ class _LoopThread:
         try:
             return future.result()
         except BaseException:
-            future.cancel()  # interrupted (Ctrl-C): the call must not outlive the wait
+            if not future.done():  # interrupted (Ctrl-C): the call must not outlive the wait
+                future.cancel()
+                # Let the loop take the cancellation in before anything else runs there (such
+                # as closing the stream that call was reading).
+                asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self.loop).result()
             raise
 
     def stop(self, client: AsyncCryptoClient) -> None:

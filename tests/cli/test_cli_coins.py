@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from google.protobuf import json_format
 
+from crypto_service.cli.client_commands import Sort
 from crypto_service.client import AsyncCryptoClient
 from crypto_service.generated import crypto as pb
 from crypto_service.messages import google_class, to_google
@@ -94,3 +95,7 @@ async def test_an_unreachable_server_is_one_line_too(invoke, address):
     result = await invoke("market", "--address", "127.0.0.1:1", "--timeout", "2")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: UNAVAILABLE: connection failed")
+
+
+def test_sort_choices_are_the_protos_sort_keys():
+    assert [s.value.upper() for s in Sort] == [m.name for m in pb.SortBy if m.value]

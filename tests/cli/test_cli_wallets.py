@@ -8,7 +8,6 @@ from google.protobuf import json_format
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from crypto_service.cli.client_commands import Sort
 from crypto_service.generated import crypto as pb
 from crypto_service.messages import google_class, to_google
 from tests.cli.conftest import json_output
@@ -94,7 +93,3 @@ async def test_a_malformed_address_is_one_line(invoke):
     result = await invoke("portfolio", "7", "--address", "localhost:http")
     assert (result.exit_code, result.stderr) == \
         (1, "error: address 'localhost:http' has a bad port\n")
-
-
-def test_sort_choices_are_the_protos_sort_keys():
-    assert [s.value.upper() for s in Sort] == [m.name for m in pb.SortBy if m.value]

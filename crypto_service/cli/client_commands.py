@@ -10,11 +10,14 @@ import inspect
 from enum import Enum
 from collections.abc import Callable, Generator
 from contextlib import closing
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from .base import app, fail
+
+if TYPE_CHECKING:  # imported lazily at run time: see cli/__init__.py
+    from ..client import CryptoClient
 
 # Choices as plain names: the generated enums cannot be imported before `crypto gen` has run.
 Sort = Enum("Sort", {name: name for name in (
@@ -86,14 +89,14 @@ def client_command(name: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
 
 @client_command("coin")
-def coin(client: Any, symbol: SymbolArgument) -> Any:
+def coin(client: "CryptoClient", symbol: SymbolArgument) -> Any:
     """One coin by symbol."""
     return client.get_coin(symbol=symbol)
 
 
 @client_command("coins")
 def coins(
-    client: Any,
+    client: "CryptoClient",
     page: PageOption = 0,
     page_size: PageSizeOption = 0,
     sort: Annotated[Sort, typer.Option(help="Sort key.")] = Sort.rank,
@@ -105,20 +108,20 @@ def coins(
 
 
 @client_command("top")
-def top(client: Any, n: Annotated[int, typer.Argument(min=0, help="How many.")] = 10) -> Any:
+def top(client: "CryptoClient", n: Annotated[int, typer.Argument(min=0, help="How many.")] = 10) -> Any:
     """The largest coins by market cap."""
     return client.list_top_coins(n)
 
 
 @client_command("search")
-def search(client: Any, query: Annotated[str, typer.Argument(show_default=False)],
+def search(client: "CryptoClient", query: Annotated[str, typer.Argument(show_default=False)],
            limit: LimitOption = 0) -> Any:
     """Coins whose symbol, name or slug contains QUERY."""
     return client.search_coins(query, limit)
 
 
 @client_command("trending")
-def trending(client: Any,
+def trending(client: "CryptoClient",
              kind: Annotated[Trending, typer.Argument(show_default=False)],
              limit: LimitOption = 0) -> Any:
     """Top gainers, top losers or most traded coins over 24h."""
@@ -126,13 +129,13 @@ def trending(client: Any,
 
 
 @client_command("market")
-def market(client: Any) -> Any:
+def market(client: "CryptoClient") -> Any:
     """Market totals over the active coins."""
     return client.get_market_stats()
 
 
 @client_command("stream")
-def stream(client: Any,
+def stream(client: "CryptoClient",
            symbols: Annotated[Optional[list[str]], typer.Argument(
                help="Symbols (default: the top 10).", show_default=False)] = None,
            interval: Annotated[int, typer.Option(min=1, max=3600,
@@ -142,13 +145,13 @@ def stream(client: Any,
 
 
 @client_command("wallet")
-def wallet(client: Any, user: UserArgument, symbol: SymbolArgument) -> Any:
+def wallet(client: "CryptoClient", user: UserArgument, symbol: SymbolArgument) -> Any:
     """One user's wallet for one coin."""
     return client.get_wallet(user, symbol)
 
 
 @client_command("wallets")
-def wallets(client: Any, user: UserArgument,
+def wallets(client: "CryptoClient", user: UserArgument,
             exclude_zero: Annotated[bool, typer.Option(
                 "--exclude-zero", help="Leave out empty wallets.")] = False) -> Any:
     """A user's wallets, largest value first."""
@@ -156,13 +159,13 @@ def wallets(client: Any, user: UserArgument,
 
 
 @client_command("portfolio")
-def portfolio(client: Any, user: UserArgument) -> Any:
+def portfolio(client: "CryptoClient", user: UserArgument) -> Any:
     """A user's holdings, their shares and the 24h change."""
     return client.get_portfolio(user)
 
 
 @client_command("history")
-def history(client: Any, user: UserArgument,
+def history(client: "CryptoClient", user: UserArgument,
             symbol: Annotated[str, typer.Option(help="Only this coin.")] = "",
             page: PageOption = 0, page_size: PageSizeOption = 0) -> Any:
     """A user's ledger transactions, newest first."""
@@ -170,7 +173,7 @@ def history(client: Any, user: UserArgument,
 
 
 @client_command("deposit")
-def deposit(client: Any, user: UserArgument, symbol: SymbolArgument, amount: AmountArgument,
+def deposit(client: "CryptoClient", user: UserArgument, symbol: SymbolArgument, amount: AmountArgument,
             transaction_id: Annotated[str, typer.Option(
                 help="The deposit's external id: a repeat credits once.")] = "") -> Any:
     """Credit a wallet (admin)."""
@@ -178,7 +181,7 @@ def deposit(client: Any, user: UserArgument, symbol: SymbolArgument, amount: Amo
 
 
 @client_command("withdraw")
-def withdraw(client: Any, user: UserArgument, symbol: SymbolArgument, amount: AmountArgument,
+def withdraw(client: "CryptoClient", user: UserArgument, symbol: SymbolArgument, amount: AmountArgument,
              destination: Annotated[str, typer.Argument(help="Destination address.",
                                                         show_default=False)],
              idempotency_key: KeyOption = None) -> Any:
@@ -187,7 +190,7 @@ def withdraw(client: Any, user: UserArgument, symbol: SymbolArgument, amount: Am
 
 
 @client_command("transfer")
-def transfer(client: Any, from_user: UserArgument, to_user: UserArgument,
+def transfer(client: "CryptoClient", from_user: UserArgument, to_user: UserArgument,
              symbol: SymbolArgument, amount: AmountArgument,
              note: Annotated[str, typer.Option(help="A note for both users.")] = "",
              idempotency_key: KeyOption = None) -> Any:

@@ -10,7 +10,7 @@ can drift from the proto.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import betterproto2
@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 
-@lru_cache(maxsize=None)
+@cache
 def google_class(message_type: type[betterproto2.Message]) -> type[Message]:
     """The Google protobuf class for a betterproto2 message type (same descriptor)."""
     return GetMessageClass(message_type.DESCRIPTOR)

@@ -7,10 +7,10 @@ client returned; `client_command` adds the shared options (--address, --token, -
 
 import functools
 import inspect
-from enum import Enum
 from collections.abc import Callable, Generator
 from contextlib import closing
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,11 +26,11 @@ Trending = Enum("Trending", {name: name for name in ("gainers", "losers", "trade
 
 SHARED_OPTIONS = [
     inspect.Parameter("address", inspect.Parameter.KEYWORD_ONLY, default=None,
-                      annotation=Annotated[Optional[str], typer.Option(
+                      annotation=Annotated[str | None, typer.Option(
                           "--address", envvar="CRYPTO_ADDRESS", show_default=False,
                           help="Server host:port (default localhost:50051).")]),
     inspect.Parameter("token", inspect.Parameter.KEYWORD_ONLY, default=None,
-                      annotation=Annotated[Optional[str], typer.Option(
+                      annotation=Annotated[str | None, typer.Option(
                           "--token", envvar="CRYPTO_TOKEN", show_default=False,
                           help="Bearer token (JWT) for wallet calls.")]),
     inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, default=10.0,
@@ -48,7 +48,7 @@ AmountArgument = Annotated[str, typer.Argument(help="Decimal amount, e.g. 0.5.",
 LimitOption = Annotated[int, typer.Option(min=0, help="At most this many (0: the default).")]
 PageOption = Annotated[int, typer.Option(min=0, help="1-based page (0: the first).")]
 PageSizeOption = Annotated[int, typer.Option(min=0, help="Page size (0: the default).")]
-KeyOption = Annotated[Optional[str], typer.Option(
+KeyOption = Annotated[str | None, typer.Option(
     help="Idempotency key, to repeat the request safely (default: a fresh one).",
     show_default=False)]
 
@@ -136,7 +136,7 @@ def market(client: "CryptoClient") -> Any:
 
 @client_command("stream")
 def stream(client: "CryptoClient",
-           symbols: Annotated[Optional[list[str]], typer.Argument(
+           symbols: Annotated[list[str] | None, typer.Argument(
                help="Symbols (default: the top 10).", show_default=False)] = None,
            interval: Annotated[int, typer.Option(min=1, max=3600,
                                                  help="Seconds between updates.")] = 5) -> Any:

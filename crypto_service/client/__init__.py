@@ -3,9 +3,19 @@ and the `CryptoError` hierarchy their calls raise."""
 
 from .aio import DEFAULT_ADDRESS, AsyncCryptoClient
 from .errors import (
-    AlreadyExists, Cancelled, CryptoError, DeadlineExceeded, InsufficientFunds, Internal,
-    InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, Unauthenticated,
-    Unavailable, Unimplemented,
+    AlreadyExists,
+    Cancelled,
+    CryptoError,
+    DeadlineExceeded,
+    InsufficientFunds,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
 )
 from .retry import RetryPolicy
 from .sync import CryptoClient

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from ssl import SSLContext
 from types import TracebackType
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from grpclib.client import Channel
 
@@ -15,7 +15,7 @@ from ..generated import crypto as pb
 from ..generated.google import protobuf as pb_google
 from .errors import translated_errors
 from .requests import TRENDING_ALIASES, Amount, amount_text, enum_value, host_and_port
-from .retry import NO_RETRY, RetryPolicy
+from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 
 T = TypeVar("T")
 DEFAULT_ADDRESS = "localhost:50051"
@@ -35,7 +35,7 @@ class AsyncCryptoClient:
 
     def __init__(self, address: str = DEFAULT_ADDRESS, *, token: str | None = None,
                  timeout: float = 10.0, ssl: bool | SSLContext | None = None,
-                 retry: RetryPolicy = RetryPolicy(), channel: Channel | None = None) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, channel: Channel | None = None) -> None:
         """`channel`: a ready grpclib channel to use instead of connecting to `address`
         (e.g. `grpclib.testing.ChannelFor`); the client leaves closing it to its owner."""
         self.address = address
@@ -47,7 +47,7 @@ class AsyncCryptoClient:
         self._given_channel = channel
         self._channel: Channel | None = None
 
-    async def __aenter__(self) -> AsyncCryptoClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

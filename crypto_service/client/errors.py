@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -100,7 +99,7 @@ def translated_errors() -> Iterator[None]:
         yield
     except GRPCError as exc:
         raise from_grpc_error(exc) from exc
-    except asyncio.TimeoutError as exc:  # before OSError: TimeoutError is one
+    except TimeoutError as exc:  # before OSError: TimeoutError is one
         raise DeadlineExceeded("deadline exceeded before the server answered") from exc
     except (OSError, StreamTerminatedError, ProtocolError) as exc:
         raise Unavailable(f"connection failed: {exc}") from exc

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import IntEnum
-from typing import TypeVar, Union
+from typing import TypeVar
 
-Amount = Union[Decimal, str, int]
+Amount = Decimal | str | int
 E = TypeVar("E", bound=IntEnum)
 
 DEFAULT_PORT = 50051

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import (
-    AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random,
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
 )
 
 from .errors import Unavailable
@@ -41,4 +45,5 @@ class RetryPolicy:
         return await retrying(call)
 
 
+DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(attempts=1)

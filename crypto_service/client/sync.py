@@ -15,11 +15,11 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Future
 from ssl import SSLContext
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from ..generated import crypto as pb
 from .aio import DEFAULT_ADDRESS, AsyncCryptoClient
-from .retry import RetryPolicy
+from .retry import DEFAULT_RETRY, RetryPolicy
 
 T = TypeVar("T")
 _END = object()  # the stream's end, handed across threads (StopAsyncIteration cannot be)
@@ -81,13 +81,13 @@ class CryptoClient:
 
     def __init__(self, address: str = DEFAULT_ADDRESS, *, token: str | None = None,
                  timeout: float = 10.0, ssl: bool | SSLContext | None = None,
-                 retry: RetryPolicy = RetryPolicy()) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
         self._client = AsyncCryptoClient(address, token=token, timeout=timeout, ssl=ssl,
                                          retry=retry)
         self._loop = _LoopThread()
         self._closer = weakref.finalize(self, self._loop.stop, self._client)
 
-    def __enter__(self) -> CryptoClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

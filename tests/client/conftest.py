@@ -24,9 +24,9 @@ def fake() -> FakeService:
 @pytest.fixture
 async def fake_client(fake: FakeService) -> AsyncIterator[AsyncCryptoClient]:
     """The async client over grpclib's in-memory channel to the fake service."""
-    async with ChannelFor([fake]) as channel:
-        async with AsyncCryptoClient(token="t0k3n", retry=NO_WAIT, channel=channel) as client:
-            yield client
+    async with ChannelFor([fake]) as channel, \
+            AsyncCryptoClient(token="t0k3n", retry=NO_WAIT, channel=channel) as client:
+        yield client
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 from grpclib.const import Handler, Status
 from grpclib.exceptions import GRPCError
@@ -17,7 +18,7 @@ from grpclib.exceptions import GRPCError
 from crypto_service.generated import crypto as pb
 from crypto_service.generated.google import protobuf as pb_google
 
-AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)
+AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 PRICES = {"BTC": ("94000.5", "1.5"), "ETH": ("3300", "-2.25")}
 NAMES = {"BTC": "Bitcoin", "ETH": "Ethereum"}
 

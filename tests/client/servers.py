@@ -19,7 +19,7 @@ async def loopback(services: list[Any], codec: Any = None) -> AsyncIterator[str]
     server = Server(services, codec=codec)
     await server.start("127.0.0.1", 0)
     try:
-        yield "127.0.0.1:%d" % server._server.sockets[0].getsockname()[1]
+        yield f"127.0.0.1:{server._server.sockets[0].getsockname()[1]}"
     finally:
         server.close()
         await server.wait_closed()

@@ -53,8 +53,7 @@ def test_blocking_stream_is_a_plain_iterator_and_break_cancels(fake, fake_in_thr
 
 
 async def test_a_stream_the_server_lacks_raises_unimplemented():
-    async with loopback([CryptoServiceBase()]) as address:
-        async with AsyncCryptoClient(address) as client:
-            with pytest.raises(Unimplemented):
-                async for _ in client.stream_prices(["BTC"]):
-                    pass
+    async with loopback([CryptoServiceBase()]) as address, AsyncCryptoClient(address) as client:
+        with pytest.raises(Unimplemented):
+            async for _ in client.stream_prices(["BTC"]):
+                pass

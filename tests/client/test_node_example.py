@@ -40,11 +40,12 @@ async def run_node(address: str) -> tuple[int, list[str], str]:
 async def test_gets_coins_from_the_real_service(node_modules, app_address):
     await make_coin("BTC", rank=1, current_price_usd=Decimal("94000.5"),
                     volume_24h_usd=Decimal("3E10"), market_cap_usd=Decimal("1.8E12"))
+    await make_coin("ETH", rank=2, current_price_usd=Decimal("3300"))
     await make_coin("SHIB", rank=15, current_price_usd=Decimal("0.00000001"))
     code, lines, err = await run_node(app_address)
     assert code == 0, err
-    assert lines[:3] == ["BTC Price: $94000.5 (24h volume $30000000000)",
-                         "#1 BTC: $94000.5", "#15 SHIB: $0.00000001"]
+    assert lines[:4] == ["BTC Price: $94000.5 (24h volume $30000000000)",
+                         "#1 BTC: $94000.5", "#2 ETH: $3300", "#15 SHIB: $0.00000001"]
 
 
 async def test_reads_a_few_stream_updates_then_cancels(node_modules, fake, fake_address):

@@ -14,10 +14,11 @@ from grpclib.server import Server
 
 
 @asynccontextmanager
-async def loopback(services: list[Any], codec: Any = None) -> AsyncIterator[str]:
+async def loopback(services: list[Any], codec: Any = None,
+                   ssl: Any = None) -> AsyncIterator[str]:
     """Serves `services` on 127.0.0.1 (a free port) and yields the address."""
     server = Server(services, codec=codec)
-    await server.start("127.0.0.1", 0)
+    await server.start("127.0.0.1", 0, ssl=ssl)
     try:
         yield f"127.0.0.1:{server._server.sockets[0].getsockname()[1]}"
     finally:

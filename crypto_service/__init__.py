@@ -1,1 +1,15 @@
 """crypto-service: an async gRPC service for cryptocurrency market data and user wallets."""
+
+from typing import Any
+
+# Exported lazily: the client imports the generated package, which `crypto gen` and setup.py
+# must be able to build before it exists.
+_CLIENT_EXPORTS = {"CryptoClient", "AsyncCryptoClient", "CryptoError"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_EXPORTS:
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,6 +4,7 @@ inside commands stay lazy, since `crypto gen` must run before the generated pack
 from __future__ import annotations
 
 from .base import app
+from . import client_commands  # noqa: F401  (registers coin, coins, ..., wallet, transfer)
 from . import admin  # noqa: F401  (registers serve, migrate, seed, gen)
 from . import ledger  # noqa: F401  (registers audit, token)
 

@@ -9,21 +9,16 @@ rule (the last member wins); its canonical re-encoding is what betterproto2 then
 from __future__ import annotations
 
 import struct
-from functools import lru_cache
 from typing import Any
 
 import betterproto2
 import grpclib.server
 from google.protobuf.message import DecodeError
-from google.protobuf.message_factory import GetMessageClass
 from grpclib.const import Status
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
 
-
-@lru_cache(maxsize=None)
-def _upb_class(message_type: type[betterproto2.Message]) -> Any:
-    return GetMessageClass(message_type.DESCRIPTOR)
+from ..messages import google_class
 
 
 class StrictCodec(ProtoCodec):
@@ -36,7 +31,7 @@ class StrictCodec(ProtoCodec):
         if not (isinstance(message_type, type) and issubclass(message_type, betterproto2.Message)):
             return super().decode(data, message_type)  # health and reflection: Google protobuf
         try:
-            canonical = _upb_class(message_type).FromString(data).SerializeToString()
+            canonical = google_class(message_type).FromString(data).SerializeToString()
         except DecodeError:
             raise GRPCError(Status.INVALID_ARGUMENT, "malformed request message") from None
         return message_type.parse(canonical)

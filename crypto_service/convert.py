@@ -10,6 +10,7 @@ from .domain.errors import InvalidArgument
 from .domain.market import MarketStats, Trend
 from .domain.money import format_decimal
 from .domain.paging import Page
+from .domain.prices.hub import Quote
 from .generated import crypto as pb
 
 SORTS = {
@@ -113,3 +114,13 @@ def to_trending_response(trend: Trend, coins: list[CoinRecord]) -> pb.TrendingCo
         type=TRENDING_TYPES[trend],
         coins=[to_coin_message(c) for c in coins],
     )
+
+
+def encode_price_update(quote: Quote) -> bytes:
+    """A PriceUpdate's wire bytes: the hub encodes each quote once for all its subscribers."""
+    return bytes(pb.PriceUpdate(
+        symbol=quote.symbol,
+        price_usd=format_decimal(quote.price_usd),
+        change_24h_percent=format_decimal(quote.change_24h_percent),
+        timestamp=quote.updated_at,
+    ))

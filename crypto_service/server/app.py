@@ -14,12 +14,15 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from ..db import connect
+from .. import convert
 from ..domain.catalog import CatalogCache
+from ..domain.prices.hub import PriceHub
 from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
 from ..settings import Settings
 from .access_log import install_access_log
 from .codec import StrictCodec, install_message_size_limit
 from .guard import CallGuard
+from .prices import PriceStreams
 from .service import CryptoService
 
 log = logging.getLogger("crypto_service.server")
@@ -64,7 +67,10 @@ def _reflection_pool():
 def build_app(settings: Settings) -> App:
     install_message_size_limit()
     guard = CallGuard()
-    service = CryptoService(CatalogCache(), guard)
+    catalog = CatalogCache()
+    hub = PriceHub(encoder=convert.encode_price_update, max_streams=settings.max_price_streams)
+    service = CryptoService(catalog, guard,
+                            PriceStreams(hub, catalog, settings.stream_stuck_seconds))
     serving = ServiceStatus()
     serving.set(True)
     health = Health({service: [serving]})

@@ -11,17 +11,21 @@ from ..domain.catalog import CatalogCache
 from ..generated import crypto as pb
 from ..generated.google import protobuf as pb_google
 from .guard import CallGuard
+from .prices import PriceStreams
 
 COIN_IDENTIFIERS = {"id": "coin_id", "symbol": "symbol", "slug": "slug"}
 
 
 class CryptoService(pb.CryptoServiceBase):
-    def __init__(self, catalog: CatalogCache, guard: CallGuard) -> None:
+    def __init__(self, catalog: CatalogCache, guard: CallGuard, prices: PriceStreams) -> None:
         self.catalog = catalog
         self.guard = guard
+        self.prices = prices
 
     def __mapping__(self) -> dict[str, Handler]:
-        return self.guard.wrap(super().__mapping__())
+        mapping = super().__mapping__()
+        mapping[PriceStreams.PATH] = mapping[PriceStreams.PATH]._replace(func=self.prices.serve)
+        return self.guard.wrap(mapping)
 
     async def get_coin(self, message: pb.GetCoinRequest) -> pb.CoinResponse:
         field, value = betterproto2.which_one_of(message, "identifier")

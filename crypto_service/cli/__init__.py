@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import app
 from . import admin  # noqa: F401  (registers serve, migrate, seed, gen)
+from . import prices  # noqa: F401  (registers prices import|sync)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from grpclib.server import Server
 from ..db import connect
 from .. import convert
 from ..domain.catalog import CatalogCache
+from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
 from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
 from ..settings import Settings
@@ -40,6 +41,7 @@ class App:
     service: CryptoService
     guard: CallGuard
     serving: ServiceStatus
+    feeds: PriceFeeds
 
     async def drain(self, grace_seconds: float) -> None:
         """Health NOT_SERVING, refuse new calls, end streams, let unary calls in flight finish
@@ -47,6 +49,7 @@ class App:
         self.serving.set(False)
         self.guard.draining = True
         await self.guard.abort_calls(streams_only=True)
+        await self.feeds.stop()
         if not await self.guard.wait_unary_calls(grace_seconds):
             log.warning("grace period of %.1fs over: ending the calls still running",
                         grace_seconds)
@@ -78,7 +81,11 @@ def build_app(settings: Settings) -> App:
     codec = StrictCodec(settings.max_message_bytes)
     server = Server(services, codec=codec)
     install_access_log(server)
-    return App(server, services, codec, service, guard, serving)
+    feeds = PriceFeeds(hub, catalog, database_url=settings.database_url,
+                       poll_seconds=settings.price_poll_seconds,
+                       simulate_interval=settings.simulate_interval_seconds
+                       if settings.simulate else None)
+    return App(server, services, codec, service, guard, serving, feeds)
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -99,9 +106,10 @@ async def serve(settings: Settings) -> None:
     try:
         app = build_app(settings)
         await app.server.start(listen_host(settings.host), settings.port, reuse_address=True)
-        log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s",
+        app.feeds.start()
+        log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s simulate=%s",
                  settings.host, settings.port, redact(settings.database_url),
-                 "required" if settings.require_auth else "optional")
+                 "required" if settings.require_auth else "optional", settings.simulate)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 
+from ..catalog import CoinRecord
 from ..errors import ResourceExhausted
 from .clock import Clock, MonotonicClock
 
@@ -26,6 +27,11 @@ class Quote:
     price_usd: Decimal
     change_24h_percent: Decimal
     updated_at: datetime
+
+
+def quote_of(coin: CoinRecord) -> Quote:
+    return Quote(coin.symbol, coin.current_price_usd, coin.price_change_24h_percent,
+                 coin.updated_at)
 
 
 @dataclass(frozen=True, slots=True)

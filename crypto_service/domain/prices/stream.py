@@ -6,10 +6,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from ..catalog import Catalog, CoinRecord
+from ..catalog import Catalog
 from ..coins import top_coins
 from ..errors import InvalidArgument, NotFound, ResourceExhausted
-from .hub import PriceHub, Quote
+from .hub import PriceHub, Quote, quote_of
 
 MAX_SYMBOLS = 100
 DEFAULT_INTERVAL, MIN_INTERVAL, MAX_INTERVAL = 5, 1, 3600
@@ -26,11 +26,6 @@ class StreamPlan:
     @property
     def symbols(self) -> list[str]:
         return [q.symbol for q in self.quotes]
-
-
-def quote_of(coin: CoinRecord) -> Quote:
-    return Quote(coin.symbol, coin.current_price_usd, coin.price_change_24h_percent,
-                 coin.updated_at)
 
 
 def plan_stream(catalog: Catalog, symbols: list[str], interval_seconds: int) -> StreamPlan:

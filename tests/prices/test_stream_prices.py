@@ -200,3 +200,14 @@ async def test_cancelled_streams_free_everything(stub, hub, clock):
             break
         await asyncio.sleep(0.01)
     assert len(asyncio.all_tasks()) <= baseline
+
+
+async def test_shutdown_ends_streams_with_unavailable(narrow_stub, app, hub, clock):
+    await make_coin("BTC")
+    stream = narrow_stub.stream_prices(pb.StreamPricesRequest(symbols=["BTC"]))
+    await take(stream, 1)
+    await asyncio.wait_for(app.drain(grace_seconds=1), 5)
+    with pytest.raises(GRPCError) as ended:
+        await take(stream, 1)
+    assert ended.value.status == Status.UNAVAILABLE
+    assert not hub.subscriptions

@@ -45,6 +45,7 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
     async with in_transaction() as connection:
         coins = {c.symbol: c for c in
                  await Coin.filter(symbol__in=list(rows)).select_for_update()}
+        changed_coins, changed_fields = [], {"updated_at"}
         for symbol, fields in rows.items():
             coin = coins.get(symbol)
             if coin is None:
@@ -54,10 +55,16 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
             if not changed:
                 result.unchanged += 1
                 continue
-            await Coin.filter(id=coin.id).update(**changed, updated_at=now)
-            coin.update_from_dict(changed)
+            coin.update_from_dict({**changed, "updated_at": now})
+            changed_coins.append(coin)
+            changed_fields.update(changed)
             result.updated.append(Quote(symbol, coin.current_price_usd,
                                         coin.price_change_24h_percent, now))
+        if changed_coins:
+            # One statement: the transaction (and SQLite's single connection, which every
+            # read shares) is held for one round trip, not one per coin.
+            await Coin.bulk_update(changed_coins, fields=sorted(changed_fields),
+                                   using_db=connection)
         if result.updated and connection.capabilities.dialect == "postgres":
             await connection.execute_query("SELECT pg_notify($1, '')", [NOTIFY_CHANNEL])
     return result

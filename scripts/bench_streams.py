@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,20 +43,13 @@ def percentile(values: list[float], q: float) -> float:
 async def load(port: int, count: int, ramp_per_second: float, start: float, end: float) -> dict:
     from grpclib.client import Channel
     from grpclib.const import Cardinality
-    from grpclib.encoding.base import CodecBase
 
     from crypto_service.generated import crypto as pb
 
-    class Raw(CodecBase):
-        __content_subtype__ = "proto"
+    sys.path.insert(0, str(ROOT))
+    from tests.rpc.test_wire import RawCodec
 
-        def encode(self, message, message_type):
-            return message
-
-        def decode(self, data, message_type):
-            return data
-
-    channels = [Channel("127.0.0.1", port, codec=Raw())
+    channels = [Channel("127.0.0.1", port, codec=RawCodec())
                 for _ in range(-(-count // STREAMS_PER_CONNECTION))]
     lags: list[float] = []
     errors: dict[str, int] = {}
@@ -166,14 +158,15 @@ def measure(port: int, subscribers: int, window: float, loaders: int) -> dict:
     }
 
 
-def serve(database: Path, port: int) -> subprocess.Popen:
+def serve(database: Path, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "CRYPTO_DATABASE_URL": f"sqlite://{database}",
            "CRYPTO_LOG_LEVEL": "WARNING", "CRYPTO_SIMULATE_INTERVAL_SECONDS": "1",
            "CRYPTO_MAX_PRICE_STREAMS": "20000"}
     for command in ("migrate", "seed"):
         subprocess.run([str(BIN / "crypto"), command], env=env, check=True, capture_output=True)
     process = subprocess.Popen([str(BIN / "crypto"), "serve", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env)
+                                "--port", str(port)], env=env, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT)
     time.sleep(3)
     return process
 
@@ -189,6 +182,7 @@ def main() -> None:
     parser.add_argument("--levels", default="1000,5000,10000")
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--loaders", type=int, default=2)
+    parser.add_argument("--server-log", default="/tmp/bench_streams_server.log")
     args = parser.parse_args()
     if args.role:
         return run_child(args)
@@ -196,7 +190,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as folder:
-        server = serve(Path(folder) / "bench.db", args.port)
+        server = serve(Path(folder) / "bench.db", args.port, Path(args.server_log))
         try:
             rows = [measure(args.port, 0, args.window, args.loaders)]
             idle_p99 = rows[0]["getcoin_p99_ms"]

@@ -164,7 +164,7 @@ def serve(database: Path, port: int, log: Path) -> subprocess.Popen:
            "CRYPTO_MAX_PRICE_STREAMS": "20000"}
     for command in ("migrate", "seed"):
         subprocess.run([str(BIN / "crypto"), command], env=env, check=True, capture_output=True)
-    process = subprocess.Popen([str(BIN / "crypto"), "serve", "--host", "127.0.0.1",
+    process = subprocess.Popen([*os.environ.get("BENCH_SERVER", str(BIN / "crypto")).split(), "serve", "--host", "127.0.0.1",
                                 "--port", str(port)], env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT)
     time.sleep(3)

@@ -22,6 +22,7 @@ from ..generated.google_proto_descriptor_pool import default_google_proto_descri
 from ..settings import Settings
 from .access_log import install_access_log
 from .codec import StrictCodec, install_message_size_limit
+from .gc_tuning import tune_for_serving
 from .guard import CallGuard
 from .prices import PriceStreams
 from .service import CryptoService
@@ -107,6 +108,7 @@ async def serve(settings: Settings) -> None:
         app = build_app(settings)
         await app.server.start(listen_host(settings.host), settings.port, reuse_address=True)
         app.feeds.start()
+        tune_for_serving()
         log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s simulate=%s",
                  settings.host, settings.port, redact(settings.database_url),
                  "required" if settings.require_auth else "optional", settings.simulate)

@@ -9,6 +9,8 @@ its cadence shows ~0 and one that falls behind shows how far. Results are printe
 and as ratios to the idle GetCoin p99 of the same run.
 
     .venv/bin/python scripts/bench_streams.py [--levels 1000,5000,10000] [--window 10]
+
+BENCH_SERVER replaces the `crypto` command that serves (e.g. to run it under a profiler).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import random
 import threading
 from decimal import Decimal
@@ -18,6 +19,7 @@ from crypto_service.domain.prices.feeds import simulate_step
 from crypto_service.domain.prices.writer_lock import writer_lock
 from crypto_service.generated import crypto as pb
 from tests.conftest import make_coin
+from tests.server.test_process import run_cli
 
 
 def market_row(symbol: str, price, change=1.5, rank=1) -> dict:
@@ -183,3 +185,32 @@ async def test_a_slow_answer_times_out_and_is_skipped(db, fake_coingecko):
         server.shutdown()
         server.server_close()
     assert (await Coin.get(symbol="BTC")).current_price_usd == 100
+
+
+@pytest.fixture
+def cli_env(settings):
+    return {**os.environ, "CRYPTO_DATABASE_URL": settings.database_url}
+
+
+def test_crypto_prices_import_reports_what_it_did(cli_env, tmp_path):
+    assert run_cli("seed", env=cli_env).returncode == 0
+    export = tmp_path / "markets.json"
+    export.write_text(json.dumps([market_row("BTC", 42), market_row("NOPE", 1)]))
+    done = run_cli("prices", "import", str(export), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1 updated, 0 unchanged; 1 unknown symbols skipped: NOPE"
+
+    export.write_text(json.dumps([market_row("BTC", -1)]))
+    refused = run_cli("prices", "import", str(export), env=cli_env)
+    assert refused.returncode == 1 and "current_price" in refused.stderr
+
+
+def test_crypto_prices_sync_once_against_a_fake_server(cli_env, fake_coingecko):
+    url, fake = fake_coingecko
+    assert run_cli("seed", env=cli_env).returncode == 0
+    fake.answers = [(200, [market_row("ETH", 2500, rank=2)])]
+    done = run_cli("prices", "sync", "--once", "--url", url, env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 updated")
+    bad_every = run_cli("prices", "sync", "--every", "soon", "--url", url, env=cli_env)
+    assert bad_every.returncode == 2 and "duration" in bad_every.stderr

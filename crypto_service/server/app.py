@@ -13,8 +13,8 @@ from grpclib.health.v1 import health_pb2
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
-from ..db import connect
 from .. import convert
+from ..db import connect
 from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub

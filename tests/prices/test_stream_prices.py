@@ -211,3 +211,17 @@ async def test_shutdown_ends_streams_with_unavailable(narrow_stub, app, hub, clo
         await take(stream, 1)
     assert ended.value.status == Status.UNAVAILABLE
     assert not hub.subscriptions
+
+
+async def test_a_client_deadline_ends_the_stream_and_frees_it(stub, hub, clock):
+    await make_coin("BTC")
+    stream = stub.stream_prices(pb.StreamPricesRequest(symbols=["BTC"]), timeout=0.3)
+    await take(stream, 1)
+    assert len(hub.subscriptions) == 1
+    with pytest.raises(TimeoutError, match="Deadline exceeded"):  # grpclib's client side
+        await take(stream, 1)  # the manual clock stands still: only the deadline can end it
+    for _ in range(100):
+        if not hub.subscriptions:
+            break
+        await asyncio.sleep(0.01)
+    assert not hub.subscriptions and clock.sleepers == 0

@@ -106,16 +106,17 @@ async def serve(settings: Settings) -> None:
     await prepare_database(settings)
     try:
         app = build_app(settings)
+        # Handlers first: a signal that comes once the port is open must drain, not kill.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         await app.server.start(listen_host(settings.host), settings.port, reuse_address=True)
         app.feeds.start()
         tune_for_serving()
         log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s simulate=%s",
                  settings.host, settings.port, redact(settings.database_url),
                  "required" if settings.require_auth else "optional", settings.simulate)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down: draining calls for up to %.1fs", settings.grace_period_seconds)
         await app.drain(settings.grace_period_seconds)

@@ -133,13 +133,24 @@ def child(role: str, port: int, start: float, end: float, count: int = 0,
                              "--ramp", str(ramp)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def measure(port: int, subscribers: int, window: float, loaders: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(server: subprocess.Popen, port: int, subscribers: int, window: float,
+            loaders: int) -> dict:
     ramp = 1000.0  # new streams per second, all loaders together
     start = time.time() + subscribers / ramp + 5  # connected and settled
     end = start + window
     per_loader = [subscribers // loaders + (i < subscribers % loaders) for i in range(loaders)]
     loads = [child("load", port, start, end, n, ramp / loaders) for n in per_loader if n]
     probe_ = child("probe", port, start, end)
+    time.sleep(max(0.0, start - time.time()))
+    cpu_before = cpu_seconds(server.pid)
+    time.sleep(max(0.0, end - time.time()))
+    server_cpu = (cpu_seconds(server.pid) - cpu_before) / window
     results = [json.loads(p.communicate()[0]) for p in loads]
     latencies = json.loads(probe_.communicate()[0])["latencies"]
     lags = [lag for r in results for lag in r["lags"]]
@@ -156,6 +167,7 @@ def measure(port: int, subscribers: int, window: float, loaders: int) -> dict:
         "getcoin_p50_ms": percentile(latencies, 0.50) * 1000,
         "getcoin_p99_ms": percentile(latencies, 0.99) * 1000,
         "getcoin_calls": len(latencies),
+        "server_cpu": server_cpu,
         "errors": errors,
     }
 
@@ -166,9 +178,9 @@ def serve(database: Path, port: int, log: Path) -> subprocess.Popen:
            "CRYPTO_MAX_PRICE_STREAMS": "20000"}
     for command in ("migrate", "seed"):
         subprocess.run([str(BIN / "crypto"), command], env=env, check=True, capture_output=True)
-    process = subprocess.Popen([*os.environ.get("BENCH_SERVER", str(BIN / "crypto")).split(), "serve", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env, stdout=log.open("w"),
-                               stderr=subprocess.STDOUT)
+    command = os.environ.get("BENCH_SERVER", str(BIN / "crypto")).split()
+    process = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     time.sleep(3)
     return process
 
@@ -194,22 +206,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         server = serve(Path(folder) / "bench.db", args.port, Path(args.server_log))
         try:
-            rows = [measure(args.port, 0, args.window, args.loaders)]
+            rows = [measure(server, args.port, 0, args.window, args.loaders)]
             idle_p99 = rows[0]["getcoin_p99_ms"]
             for level in (int(n) for n in args.levels.split(",")):
-                rows.append(measure(args.port, level, args.window, args.loaders))
+                rows.append(measure(server, args.port, level, args.window, args.loaders))
                 time.sleep(2)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)
     print("| subscribers | connected | updates | lag p50 | lag p99 | GetCoin p50 | "
-          "GetCoin p99 | p99 / idle p99 | errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "GetCoin p99 | p99 / idle p99 | server CPU | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['subscribers']:,} | {r['connected']:,} | {r['updates']:,} | "
               f"{r['lag_p50_ms']:.1f} ms | {r['lag_p99_ms']:.1f} ms | "
               f"{r['getcoin_p50_ms']:.2f} ms | {r['getcoin_p99_ms']:.2f} ms | "
-              f"{r['getcoin_p99_ms'] / idle_p99:.2f}x | {r['errors'] or '-'} |")
+              f"{r['getcoin_p99_ms'] / idle_p99:.2f}x | {r['server_cpu']:.0%} | "
+              f"{r['errors'] or '-'} |")
 
 
 if __name__ == "__main__":

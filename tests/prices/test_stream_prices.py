@@ -64,10 +64,11 @@ async def take(stream, n: int) -> list[pb.PriceUpdate]:
 
 
 async def test_current_prices_come_at_once_then_every_interval(stub, hub, clock):
-    await make_coin("BTC", current_price_usd=Decimal("50000.5"), price_change_24h_percent=Decimal("-1.25"))
+    await make_coin("BTC", current_price_usd=Decimal("50000.5"),
+                    price_change_24h_percent=Decimal("-1.25"))
     await make_coin("ETH", current_price_usd=Decimal("3000"))
-    stream = stub.stream_prices(pb.StreamPricesRequest(symbols=["btc", "ETH", "Btc"],
-                                                       interval_seconds=5))
+    # interval_seconds 0 means 5
+    stream = stub.stream_prices(pb.StreamPricesRequest(symbols=["btc", "ETH", "Btc"]))
     first = await take(stream, 2)  # the clock has not moved
     assert [(u.symbol, u.price_usd, u.change_24h_percent) for u in first] == \
         [("BTC", "50000.5", "-1.25"), ("ETH", "3000", "0")]

@@ -13,6 +13,7 @@ from .domain.market import MarketStats, Trend
 from .domain.wallets import Portfolio, WalletList, WalletView
 from .domain.money import format_decimal
 from .domain.paging import Page
+from .domain.prices.hub import Quote
 from .generated import crypto as pb
 
 SORTS = {
@@ -201,3 +202,13 @@ def to_transactions_response(page: Page[TransactionView]) -> pb.ListTransactions
         page_size=page.page_size,
         total_pages=page.total_pages,
     )
+
+
+def encode_price_update(quote: Quote) -> bytes:
+    """A PriceUpdate's wire bytes: the hub encodes each quote once for all its subscribers."""
+    return bytes(pb.PriceUpdate(
+        symbol=quote.symbol,
+        price_usd=format_decimal(quote.price_usd),
+        change_24h_percent=format_decimal(quote.change_24h_percent),
+        timestamp=quote.updated_at,
+    ))

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Live prices (domain/prices): the simulator, cross-process relay, stream limits, sync.
+    simulate: bool = True
+    simulate_interval_seconds: float = Field(default=1.0, gt=0)
+    price_poll_seconds: float = Field(default=1.0, gt=0)
+    max_price_streams: int = Field(default=20_000, ge=1)
+    stream_stuck_seconds: float = Field(default=30.0, gt=0)
+    coingecko_url: str = "https://api.coingecko.com/api/v3"
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the flags a user gave (None means the flag was not given)."""
         given = {k: v for k, v in overrides.items() if v is not None}

@@ -7,6 +7,7 @@ from .base import app
 from . import client_commands  # noqa: F401  (registers coin, coins, ..., wallet, transfer)
 from . import admin  # noqa: F401  (registers serve, migrate, seed, gen)
 from . import ledger  # noqa: F401  (registers audit, token)
+from . import prices  # noqa: F401  (registers prices import|sync)
 
 
 def main() -> None:

@@ -81,11 +81,14 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Port [default: 50051].",
                                                  show_default=False)] = None,
     database_url: DatabaseOption = None,
+    simulate: Annotated[Optional[bool], typer.Option(
+        "--simulate/--no-simulate", help="Run the market simulator (one writer per database) "
+        "[default: on].", show_default=False)] = None,
 ) -> None:
     """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM."""
     from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
 
-    settings = load_settings(host=host, port=port, database_url=database_url)
+    settings = load_settings(host=host, port=port, database_url=database_url, simulate=simulate)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tortoise").setLevel(logging.WARNING)

@@ -14,13 +14,18 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from ..auth import Authenticator
+from .. import convert
 from ..db import connect
 from ..domain.catalog import CatalogCache
+from ..domain.prices.feeds import PriceFeeds
+from ..domain.prices.hub import PriceHub
 from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
 from ..settings import Settings
 from .access_log import install_access_log
 from .codec import StrictCodec, install_message_size_limit
+from .gc_tuning import tune_for_serving
 from .guard import CallGuard
+from .prices import PriceStreams
 from .service import CryptoService
 
 log = logging.getLogger("crypto_service.server")
@@ -42,6 +47,7 @@ class App:
     service: CryptoService
     guard: CallGuard
     serving: ServiceStatus
+    feeds: PriceFeeds
 
     async def drain(self, grace_seconds: float) -> None:
         """Health NOT_SERVING, refuse new calls, end streams, let unary calls in flight finish
@@ -49,6 +55,7 @@ class App:
         self.serving.set(False)
         self.guard.draining = True
         await self.guard.abort_calls(streams_only=True)
+        await self.feeds.stop()
         if not await self.guard.wait_unary_calls(grace_seconds):
             log.warning("grace period of %.1fs over: ending the calls still running",
                         grace_seconds)
@@ -70,7 +77,10 @@ def build_app(settings: Settings) -> App:
     install_message_size_limit()
     authenticator = Authenticator.from_settings(settings)
     guard = CallGuard(authenticator, require_auth=settings.require_auth)
-    service = CryptoService(CatalogCache(), guard)
+    catalog = CatalogCache()
+    hub = PriceHub(encoder=convert.encode_price_update, max_streams=settings.max_price_streams)
+    service = CryptoService(catalog, guard,
+                            PriceStreams(hub, catalog, settings.stream_stuck_seconds))
     serving = ServiceStatus()
     serving.set(True)
     health = Health({service: [serving]})
@@ -78,7 +88,11 @@ def build_app(settings: Settings) -> App:
     codec = StrictCodec(settings.max_message_bytes)
     server = Server(services, codec=codec)
     install_access_log(server)
-    return App(server, services, codec, service, guard, serving)
+    feeds = PriceFeeds(hub, catalog, database_url=settings.database_url,
+                       poll_seconds=settings.price_poll_seconds,
+                       simulate_interval=settings.simulate_interval_seconds
+                       if settings.simulate else None)
+    return App(server, services, codec, service, guard, serving, feeds)
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -100,17 +114,20 @@ async def serve(settings: Settings) -> None:
     await prepare_database(settings)
     try:
         app = build_app(settings)
-        await app.server.start(listen_host(settings.host), settings.port, reuse_address=True)
-        log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s",
-                 settings.host, settings.port, redact(settings.database_url),
-                 "required" if settings.require_auth else "optional")
-        if not settings.require_auth:
-            log.warning("wallet RPCs are open to anyone without a token "
-                        "(set CRYPTO_REQUIRE_AUTH=true and CRYPTO_JWT_SECRET to protect them)")
+        # Handlers first: a signal that comes once the port is open must drain, not kill.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        await app.server.start(listen_host(settings.host), settings.port, reuse_address=True)
+        app.feeds.start()
+        tune_for_serving()
+        log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s simulate=%s",
+                 settings.host, settings.port, redact(settings.database_url),
+                 "required" if settings.require_auth else "optional", settings.simulate)
+        if not settings.require_auth:
+            log.warning("wallet RPCs are open to anyone without a token "
+                        "(set CRYPTO_REQUIRE_AUTH=true and CRYPTO_JWT_SECRET to protect them)")
         await stop.wait()
         log.info("shutting down: draining calls for up to %.1fs", settings.grace_period_seconds)
         await app.drain(settings.grace_period_seconds)

@@ -25,6 +25,13 @@ class StrictCodec(ProtoCodec):
     def __init__(self, max_message_bytes: int) -> None:
         self.max_message_bytes = max_message_bytes
 
+    def encode(self, message: Any, message_type: Any) -> bytes:
+        # Bytes are a message encoded already (the price hub encodes each update once for
+        # every subscriber): they go out as they are.
+        if isinstance(message, bytes):
+            return message
+        return super().encode(message, message_type)
+
     def decode(self, data: bytes, message_type: Any) -> Any:
         if len(data) > self.max_message_bytes:
             raise _too_large(len(data), self.max_message_bytes)

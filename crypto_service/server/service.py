@@ -16,6 +16,7 @@ from ..generated import crypto as pb
 from ..generated.google import protobuf as pb_google
 from .context import current_call
 from .guard import CallGuard
+from .prices import PriceStreams
 
 COIN_IDENTIFIERS = {"id": "coin_id", "symbol": "symbol", "slug": "slug"}
 WALLET_COIN_IDENTIFIERS = {"coin_id": "coin_id", "symbol": "symbol"}
@@ -23,12 +24,15 @@ NOTE_MAX_LENGTH = 256
 
 
 class CryptoService(pb.CryptoServiceBase):
-    def __init__(self, catalog: CatalogCache, guard: CallGuard) -> None:
+    def __init__(self, catalog: CatalogCache, guard: CallGuard, prices: PriceStreams) -> None:
         self.catalog = catalog
         self.guard = guard
+        self.prices = prices
 
     def __mapping__(self) -> dict[str, Handler]:
-        return self.guard.wrap(super().__mapping__())
+        mapping = super().__mapping__()
+        mapping[PriceStreams.PATH] = mapping[PriceStreams.PATH]._replace(func=self.prices.serve)
+        return self.guard.wrap(mapping)
 
     async def get_coin(self, message: pb.GetCoinRequest) -> pb.CoinResponse:
         field, value = betterproto2.which_one_of(message, "identifier")

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
@@ -21,6 +21,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from crypto_service.db import connect
 from crypto_service.db.models import Coin
+from crypto_service.domain.audit import audit
 from crypto_service.generated import crypto as pb
 from crypto_service.server.app import App, build_app
 from crypto_service.settings import Settings
@@ -60,8 +61,9 @@ def postgres_database_url() -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-def settings(request, tmp_path: Path) -> Settings:
-    """Settings for a migrated, empty database of one backend."""
+def settings(request, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a migrated, empty database of one backend. After the test, the ledger it
+    leaves behind must pass `crypto audit` (unless the test breaks it on purpose)."""
     # Tortoise caches each table's SQL per connection name, not per dialect: tests that switch
     # between SQLite and PostgreSQL in one process must drop it.
     EXECUTOR_CACHE.clear()
@@ -71,7 +73,17 @@ def settings(request, tmp_path: Path) -> Settings:
     else:
         url = request.getfixturevalue("postgres_database_url")
         asyncio.run(_truncate_all(url))
-    return Settings(database_url=url, max_message_bytes=64 * 1024)
+    settings = Settings(database_url=url, max_message_bytes=64 * 1024)
+    yield settings
+    if request.node.get_closest_marker("bypasses_ledger") is None:
+        report = asyncio.run(_audit(settings))
+        assert report.clean, f"the test left an inconsistent ledger: {report.problems}"
+
+
+async def _audit(settings: Settings):
+    EXECUTOR_CACHE.clear()
+    async with connect.database(settings):
+        return await audit()
 
 
 async def _truncate_all(url: str) -> None:

@@ -13,6 +13,9 @@ HUGE = Decimal("123456789012345678.123456789012345678")
 LARGEST = Decimal("99999999999999999999.999999999999999999")
 
 
+pytestmark = pytest.mark.bypasses_ledger  # wallets are written directly to test storage
+
+
 @pytest.mark.parametrize("value", [TINY, HUGE, LARGEST, Decimal("0")])
 async def test_coin_and_wallet_decimals_round_trip_exactly(db, value):
     coin = await make_coin("RT", current_price_usd=value, market_cap_usd=value)

@@ -63,6 +63,15 @@ def quantize(value: Decimal) -> Decimal:
     return value.quantize(QUANTUM, rounding=decimal.ROUND_HALF_EVEN)
 
 
+def round_significant(value: Decimal, digits: int) -> Decimal:
+    """`value` to `digits` significant digits (and at most 18 fractional ones), the way
+    markets quote prices: 93355.33, 0.00002134."""
+    if value.is_zero():
+        return quantize(value)
+    exponent = max(value.adjusted() - digits + 1, -FRACTION_DIGITS)
+    return value.quantize(Decimal(1).scaleb(exponent), rounding=decimal.ROUND_HALF_EVEN)
+
+
 def to_decimal(value: object) -> Decimal:
     """A value from a data file or the database as an exact Decimal (floats via their repr)."""
     if value is None:

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from crypto_service.domain.errors import InvalidArgument
-from crypto_service.domain.money import format_decimal, parse_amount
+from crypto_service.domain.money import format_decimal, parse_amount, round_significant
 
 
 @pytest.mark.parametrize("value, text", [
@@ -40,3 +40,14 @@ def test_parse_amount_rejects_bad_amounts_naming_the_field(text):
     with pytest.raises(InvalidArgument) as info:
         parse_amount(text, "amount")
     assert "amount" in str(info.value)
+
+
+@pytest.mark.parametrize("value, digits, rounded", [
+    ("93355.332001940012781078", 10, "93355.33200"),
+    ("0.0000213412345678", 4, "0.00002134"),
+    ("0.000000000000000000123", 4, "0E-18"),
+    ("123456789012345678.5", 10, "1.234567890E+17"),
+    ("0", 10, "0E-18"),
+])
+def test_round_significant(value, digits, rounded):
+    assert round_significant(Decimal(value), digits) == Decimal(rounded)

@@ -9,10 +9,15 @@ import zlib
 from decimal import Decimal
 
 from ..catalog import CoinRecord
-from ..money import quantize, to_decimal
+from ..money import round_significant, to_decimal
 from .store import PriceFields
 
 HUNDRED = Decimal(100)
+# Quoted the way markets quote: prices to 10 significant digits, caps to the cent, changes to
+# 6 places (exact Decimals all the same, just not 18 digits of simulated noise).
+PRICE_DIGITS = 10
+CENT = Decimal("0.01")
+CHANGE_PLACES = Decimal("0.000001")
 # Hourly volatility between these, fixed per coin by its symbol (stable across restarts).
 MIN_HOURLY_VOLATILITY, MAX_HOURLY_VOLATILITY = 0.004, 0.03
 
@@ -24,7 +29,7 @@ def hourly_volatility(symbol: str) -> float:
 
 def _moved_change(change_percent: Decimal, ratio: Decimal) -> Decimal:
     # The price the change is measured from stays put: (1 + c) * ratio - 1.
-    return quantize(((HUNDRED + change_percent) * ratio - HUNDRED))
+    return ((HUNDRED + change_percent) * ratio - HUNDRED).quantize(CHANGE_PLACES)
 
 
 def step(coins: list[CoinRecord], seconds: float, rng: random.Random) -> dict[str, PriceFields]:
@@ -39,8 +44,8 @@ def step(coins: list[CoinRecord], seconds: float, rng: random.Random) -> dict[st
         ratio = to_decimal(math.exp(rng.gauss(-sigma * sigma / 2, sigma)))
         change_24h = _moved_change(coin.price_change_24h_percent, ratio)
         moved[coin.symbol] = {
-            "current_price_usd": quantize(coin.current_price_usd * ratio),
-            "market_cap_usd": quantize(coin.market_cap_usd * ratio),
+            "current_price_usd": round_significant(coin.current_price_usd * ratio, PRICE_DIGITS),
+            "market_cap_usd": (coin.market_cap_usd * ratio).quantize(CENT),
             "price_change_24h_percent": change_24h,
             "price_change_7d_percent": _moved_change(coin.price_change_7d_percent, ratio),
             "price_change_30d_percent": _moved_change(coin.price_change_30d_percent, ratio),

@@ -14,8 +14,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,16 +25,11 @@ from pathlib import Path
 import asyncpg
 from grpclib.client import Channel
 
+from bench_processes import free_port, start_listening, stop
 from crypto_service.generated import crypto as pb
 
 BIN = Path(sys.executable).parent
 USERS = 100
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(database_url: str) -> tuple[subprocess.Popen, int]:
@@ -44,16 +37,7 @@ def start_server(database_url: str) -> tuple[subprocess.Popen, int]:
     subprocess.run([str(BIN / "crypto"), "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([str(BIN / "crypto"), "seed"], env=env, check=True, capture_output=True)
     port = free_port()
-    process = subprocess.Popen([str(BIN / "crypto"), "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process, port
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not start listening within 30s")
+    return start_listening([str(BIN / "crypto"), "serve", "--port", str(port)], port, env), port
 
 
 async def measure(call, count: int, concurrency: int) -> dict:
@@ -98,8 +82,7 @@ async def run_backend(name: str, database_url: str, count: int) -> list[tuple]:
                 rows.append((name, rpc, concurrency, result, result["rps"] / baseline["rps"]))
     finally:
         channel.close()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        stop(process)
     return rows
 
 

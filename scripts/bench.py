@@ -66,6 +66,7 @@ def grpc_frame(message) -> bytes:
 
 def h2load(port: int, method: str, data: Path, args, log: Path) -> tuple[float, list[float], int]:
     """Requests/s, per-request latencies (ms) and failures of one h2load run."""
+    log.unlink(missing_ok=True)  # h2load appends to its log file
     result = subprocess.run(
         ["h2load", "-c", str(args.connections), "-m", "1", "-t", "1", "-D", str(args.seconds),
          "--warm-up-time", "1", "-d", str(data), "-H", "content-type: application/grpc",

@@ -132,7 +132,8 @@ def run(args) -> list[Row]:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         database_url = f"sqlite://{tmp}/bench.db"
-        env = {**os.environ, "CRYPTO_DATABASE_URL": database_url, "CRYPTO_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "CRYPTO_DATABASE_URL": database_url, "CRYPTO_LOG_LEVEL": "WARNING",
+               "CRYPTO_EVENT_LOOP": event_loop(args.loop)}
         for step in ("migrate", "seed"):
             subprocess.run([str(BIN / "crypto"), step], env=env, check=True, capture_output=True)
         coin_file = tmp / "coin.bin"
@@ -145,21 +146,34 @@ def run(args) -> list[Row]:
         for workers in args.workers:
             port = free_port()
             baseline = start_listening([sys.executable, str(HERE / "bench_baseline.py"),
-                                        str(port), str(workers), str(coin_file)], port)
+                                        str(port), str(workers), str(coin_file),
+                                        event_loop(args.loop)], port,
+                                       processes=workers)
             try:
                 asyncio.run(check_answers(port, ["GetCoin"]))
                 rows += measure("baseline", workers, port, ["GetCoin"], frames, args, tmp)
             finally:
                 stop(baseline)
             port = free_port()
-            ours = start_listening([str(BIN / "crypto"), "serve", "--port", str(port),
-                                    "--workers", str(workers), "--no-simulate"], port, env)
+            ours = start_listening([str(BIN / "crypto"), "serve", "--host", "127.0.0.1",
+                                    "--port", str(port), "--workers", str(workers),
+                                    "--no-simulate"], port, env, processes=workers)
             try:
                 asyncio.run(check_answers(port, list(REQUESTS)))
                 rows += measure("crypto", workers, port, list(REQUESTS), frames, args, tmp)
             finally:
                 stop(ours)
     return rows
+
+
+def event_loop(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def find(rows: list[Row], server: str, workers: int, rpc: str) -> Row | None:
@@ -220,18 +234,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4, help="measured seconds per RPC")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", default="1,2", help="process counts, comma-separated")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="the event loop of both servers (auto: uvloop if installed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     args = parser.parse_args()
     args.workers = [int(n) for n in args.workers.split(",")]
     if shutil.which("h2load") is None:
         raise SystemExit("h2load is required: apt-get install -y nghttp2-client "
                          "(Debian/Ubuntu), brew install nghttp2 (macOS)")
+    print(f"event loop (both servers): {event_loop(args.loop)}")
     rows = run(args)
     goals = report(rows, args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(
         {"settings": {"seconds": args.seconds, "connections": args.connections,
-                      "workers": args.workers},
+                      "workers": args.workers, "event_loop": event_loop(args.loop)},
          "rows": [asdict(r) for r in rows],
          "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
     print(f"saved: {args.out / 'bench.json'}")

@@ -1,7 +1,7 @@
 """The benchmark's baseline: a bare grpclib + betterproto2 server answering GetCoin with one
 prebuilt coin (no database, no validation, no logging), in N processes sharing the port.
 
-    python scripts/bench_baseline.py PORT WORKERS COIN_RESPONSE_FILE
+    python scripts/bench_baseline.py PORT WORKERS COIN_RESPONSE_FILE [asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from grpclib.server import Server
 
 from crypto_service.generated import crypto as pb
+from crypto_service.server.workers import run_loop
 
 
 class Baseline(pb.CryptoServiceBase):
@@ -35,16 +36,17 @@ async def serve(port: int, response_bytes: bytes) -> None:
     await server.wait_closed()
 
 
-def worker(port: int, response_bytes: bytes) -> None:
-    asyncio.run(serve(port, response_bytes))
+def worker(port: int, response_bytes: bytes, loop: str) -> None:
+    run_loop(serve(port, response_bytes), loop)  # the loop our server runs on, for a fair ratio
 
 
 def main() -> None:
     port, workers, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    loop = sys.argv[4] if len(sys.argv) > 4 else "asyncio"
     with open(path, "rb") as file:
         response_bytes = file.read()
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=worker, args=(port, response_bytes))
+    processes = [context.Process(target=worker, args=(port, response_bytes, loop))
                  for _ in range(workers)]
     signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in processes])
     for process in processes:

@@ -14,16 +14,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def listening_sockets(port: int) -> int:
+    """IPv4 sockets listening on `port` (Linux): with SO_REUSEPORT, one per process."""
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] == "0A")
+
+
 def start_listening(command: list[str], port: int, env: dict | None = None,
-                    timeout: float = 30) -> subprocess.Popen:
-    """Runs `command` (a server that will listen on `port`) and returns once it accepts."""
+                    timeout: float = 30, processes: int = 1) -> subprocess.Popen:
+    """Runs `command` (a server of `processes` processes that will listen on 127.0.0.1:`port`)
+    and returns once every one of them listens: connections made while only the first one
+    does would all stay with it."""
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process
+        if listening_sockets(port) >= processes:
+            return process
         if process.poll() is not None:
             raise SystemExit(f"{command[0]} exited with {process.returncode} before listening")
         time.sleep(0.1)

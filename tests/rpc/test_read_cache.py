@@ -1,13 +1,17 @@
 """The catalog reads served from encoded bytes kept until the catalog changes: the same answer
 as building the response afresh, and never stale after a write in this process."""
 
+import asyncio
 from decimal import Decimal
 
+import asyncpg
+import pytest
 from tortoise import connections
 
 from crypto_service import convert
 from crypto_service.domain import coins, market
-from crypto_service.domain.catalog import Catalog, CoinRecord
+from crypto_service.domain.catalog import NOTIFY_CHANNEL, Catalog, CoinRecord
+from crypto_service.domain.coingecko import load_snapshot, upsert_coins
 from crypto_service.domain.prices.store import write_prices
 from crypto_service.db.models import Coin
 from crypto_service.generated import crypto as pb
@@ -82,3 +86,18 @@ async def test_a_write_from_elsewhere_arrives_with_the_relays_refresh(app, stub,
     await app.service.catalog.refresh()
 
     assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin Core"
+
+
+async def test_seeding_notifies_every_relay_on_postgresql(db):
+    """`crypto seed` run by another process must reach the replicas' snapshots on its NOTIFY,
+    not on the relays' 30 s safety re-check."""
+    if not db.database_url.startswith("postgres"):
+        pytest.skip("NOTIFY is PostgreSQL's")
+    listener = await asyncpg.connect(db.database_url)
+    notified = asyncio.Event()
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *_: notified.set())
+    try:
+        await upsert_coins(load_snapshot(None).coins)
+        await asyncio.wait_for(notified.wait(), 30)
+    finally:
+        await listener.close()

@@ -26,9 +26,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench_processes import free_port, start_listening, stop
 from grpclib.client import Channel
 
-from bench_processes import free_port, start_listening, stop
 from crypto_service.generated import crypto as pb
 from crypto_service.generated.google import protobuf as pb_google
 

@@ -9,7 +9,8 @@ that snapshot is current: the cache keeps the encoded bytes per request and drop
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from ..domain.catalog import Catalog, CatalogCache
 

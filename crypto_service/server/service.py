@@ -47,9 +47,9 @@ class CryptoService(pb.CryptoServiceBase):
 
     async def list_coins(self, message: pb.ListCoinsRequest) -> bytes:
         sort, descending = convert.to_sort(message.sort_by, message.sort_order)
-        asked = dict(page=message.page, page_size=message.page_size,
-                     active_only=message.active_only, tradeable_only=message.tradeable_only,
-                     sort=sort, descending=descending)
+        asked = {"page": message.page, "page_size": message.page_size,
+                 "active_only": message.active_only, "tradeable_only": message.tradeable_only,
+                 "sort": sort, "descending": descending}
         return await self.reads.respond(
             ("ListCoins", *asked.values()),
             lambda catalog: convert.to_coin_page(coins.list_coins(catalog, **asked)))

@@ -15,12 +15,14 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-from typing import Any, Coroutine
+from collections.abc import Coroutine
+from typing import Any
 
 from ..settings import Settings
 from .app import check_settings, migrate_or_refuse, serve
 
 log = logging.getLogger("crypto_service.server")
+
 
 class PortRequired(RuntimeError):
     pass
@@ -50,12 +52,12 @@ def run_loop(main: Coroutine[Any, Any, None], event_loop: str) -> None:
     asyncio.run(main)
 
 
-def _worker(settings: Settings, reuse_port: bool) -> None:
+def _worker(settings: Settings) -> None:
     # Its own process group: a terminal's Ctrl-C reaches the parent only, which forwards it
     # once, instead of every worker getting it twice.
     os.setpgrp()
     configure_logging(settings)
-    run_loop(serve(settings, reuse_port=reuse_port), settings.event_loop)
+    run_loop(serve(settings, reuse_port=True), settings.event_loop)
 
 
 def serve_workers(settings: Settings, workers: int) -> int:
@@ -67,7 +69,7 @@ def serve_workers(settings: Settings, workers: int) -> int:
     asyncio.run(migrate_or_refuse(settings))
     # spawn, not fork: a child gets no copy of the parent's loop, connections or threads.
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(settings, True),
+    processes = [context.Process(target=_worker, args=(settings,),
                                  name=f"crypto-worker-{index}")
                  for index in range(1, workers + 1)]
 

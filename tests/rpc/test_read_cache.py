@@ -9,11 +9,11 @@ import pytest
 from tortoise import connections
 
 from crypto_service import convert
+from crypto_service.db.models import Coin
 from crypto_service.domain import coins, market
 from crypto_service.domain.catalog import NOTIFY_CHANNEL, Catalog, CoinRecord
 from crypto_service.domain.coingecko import load_snapshot, upsert_coins
 from crypto_service.domain.prices.store import write_prices
-from crypto_service.db.models import Coin
 from crypto_service.generated import crypto as pb
 from crypto_service.generated.google import protobuf as pb_google
 from tests.rpc.test_coins import three_coins  # noqa: F401  (a fixture)
@@ -23,7 +23,8 @@ async def fresh_catalog() -> Catalog:
     return Catalog([CoinRecord.from_model(c) for c in await Coin.all()])
 
 
-async def test_cached_responses_are_the_bytes_the_uncached_path_builds(stub, three_coins):
+async def test_cached_responses_are_the_bytes_the_uncached_path_builds(
+        stub, three_coins):  # noqa: F811
     catalog = await fresh_catalog()
     trend = convert.to_trend(pb.TrendingType.TOP_GAINERS)
     sort, descending = convert.to_sort(pb.SortBy.PRICE, pb.SortOrder.DESC)
@@ -54,7 +55,8 @@ async def test_cached_responses_are_the_bytes_the_uncached_path_builds(stub, thr
     assert bytes(first) == bytes(expected)
 
 
-async def test_price_writes_reach_every_cached_read_before_they_return(stub, three_coins):
+async def test_price_writes_reach_every_cached_read_before_they_return(
+        stub, three_coins):  # noqa: F811
     top = await stub.get_top_coins(pb.GetTopCoinsRequest(limit=3))
     stats = await stub.get_market_stats(pb_google.Empty())
     assert top.coins[1].current_price_usd == "3300"
@@ -71,7 +73,8 @@ async def test_price_writes_reach_every_cached_read_before_they_return(stub, thr
         Decimal("1E11")
 
 
-async def test_a_write_from_elsewhere_arrives_with_the_relays_refresh(app, stub, three_coins):
+async def test_a_write_from_elsewhere_arrives_with_the_relays_refresh(
+        app, stub, three_coins):  # noqa: F811
     """Another process's write sends no signal here: the relay's version check (on NOTIFY or
     poll) is what brings it in. Raw SQL stands in for that other process."""
     assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin"

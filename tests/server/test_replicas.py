@@ -17,7 +17,7 @@ from crypto_service.settings import Settings
 from tests.server.test_process import run_cli, spawn_server
 
 USERS = 10
-DEPOSIT = Decimal("100")
+DEPOSIT = Decimal(100)
 
 
 @pytest.fixture

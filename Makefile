@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GENERATED := crypto_service/generated/crypto/__init__.py
 
-.PHONY: setup gen run migrate seed test clean
+.PHONY: setup gen run migrate seed test bench clean
 
 setup: $(STAMP) $(GENERATED)
 
@@ -35,6 +35,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Read throughput against a bare grpclib baseline (needs h2load: apt-get install nghttp2-client).
+bench: setup
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) crypto_service/generated build *.egg-info

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     grace_period_seconds: float = Field(default=10.0, ge=0)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     auto_migrate: bool = True
+    # Server processes on the port (`crypto serve --workers`); each has its own loop and pool.
+    workers: int = Field(default=1, ge=1, le=64)
+    # "auto": uvloop when installed (the `uvloop` extra), else asyncio's loop.
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
     require_auth: bool = False
     jwt_secret: str | None = None

@@ -1,21 +1,23 @@
 """Ledger write benchmark: Deposit and Transfer throughput and latency with 1 and 50
-concurrent callers, on SQLite and (when reachable) PostgreSQL.
+concurrent callers, on SQLite and (when reachable) PostgreSQL, per worker count.
 
-Each backend gets a fresh database and its own `crypto serve` process; this process is the
-load. GetCoin, measured the same way in the same run, is the baseline each row is compared
+Each backend gets a fresh database and a `crypto serve --workers N` per worker count; this
+process is the load, over 10 connections (the kernel spreads connections, not calls, among
+workers). A call refused with FAILED_PRECONDITION is counted apart; any other error is counted
+as an error. GetCoin, measured the same way in the same run, is the baseline each row is compared
 with, so the ratios hold on any machine.
 
     .venv/bin/python scripts/bench_ledger.py [--postgres postgres://postgres@127.0.0.1:5432]
+                                             [--workers 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import itertools
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,44 +28,39 @@ from pathlib import Path
 
 import asyncpg
 from grpclib.client import Channel
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
 
+from bench_processes import free_port, start_listening, stop
 from crypto_service.generated import crypto as pb
 
 BIN = Path(sys.executable).parent
 USERS = 100
+CONNECTIONS = 10
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(database_url: str) -> tuple[subprocess.Popen, int]:
+def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "CRYPTO_DATABASE_URL": database_url, "CRYPTO_LOG_LEVEL": "WARNING"}
     subprocess.run([str(BIN / "crypto"), "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([str(BIN / "crypto"), "seed"], env=env, check=True, capture_output=True)
     port = free_port()
-    process = subprocess.Popen([str(BIN / "crypto"), "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process, port
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not start listening within 30s")
+    command = [str(BIN / "crypto"), "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]
+    return start_listening(command, port, env, processes=workers), port
 
 
 async def measure(call, count: int, concurrency: int) -> dict:
     latencies: list[float] = []
     counter = itertools.count()
+    failures: collections.Counter[Status] = collections.Counter()
 
     async def worker() -> None:
         while (i := next(counter)) < count:
             started = time.perf_counter()
-            await call(i)
+            try:
+                await call(i)
+            except GRPCError as error:
+                failures[error.status] += 1
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -71,23 +68,27 @@ async def measure(call, count: int, concurrency: int) -> dict:
     elapsed = time.perf_counter() - started
     latencies.sort()
     return {"rps": count / elapsed, "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+            "refused": failures.pop(Status.FAILED_PRECONDITION, 0),
+            "errors": sum(failures.values())}
 
 
-async def run_backend(name: str, database_url: str, count: int) -> list[tuple]:
-    process, port = start_server(database_url)
-    channel = Channel("127.0.0.1", port)
-    stub = pb.CryptoServiceStub(channel)
+async def run_backend(name: str, database_url: str, count: int,
+                      workers: int) -> list[tuple]:
+    process, port = start_server(database_url, workers)
+    channels = [Channel("127.0.0.1", port) for _ in range(CONNECTIONS)]
+    stubs = [pb.CryptoServiceStub(channel) for channel in channels]
     rows = []
     try:
         for user in range(1, USERS + 1):
-            await stub.deposit(pb.DepositRequest(user_id=user, symbol="BTC", amount="1000000"))
+            await stubs[0].deposit(pb.DepositRequest(user_id=user, symbol="BTC",
+                                                     amount="1000000"))
         calls = {
-            "GetCoin": lambda i: stub.get_coin(pb.GetCoinRequest(symbol="BTC")),
-            "Deposit": lambda i: stub.deposit(pb.DepositRequest(
+            "GetCoin": lambda i: stubs[i % CONNECTIONS].get_coin(pb.GetCoinRequest(symbol="BTC")),
+            "Deposit": lambda i: stubs[i % CONNECTIONS].deposit(pb.DepositRequest(
                 user_id=i % USERS + 1, symbol="BTC", amount="0.001",
                 transaction_id=uuid.uuid4().hex)),
-            "Transfer": lambda i: stub.transfer(pb.TransferRequest(
+            "Transfer": lambda i: stubs[i % CONNECTIONS].transfer(pb.TransferRequest(
                 from_user_id=i % USERS + 1, to_user_id=(i + 1) % USERS + 1, symbol="BTC",
                 amount="0.001")),
         }
@@ -95,11 +96,12 @@ async def run_backend(name: str, database_url: str, count: int) -> list[tuple]:
             baseline = await measure(calls["GetCoin"], count, concurrency)
             for rpc, call in calls.items():
                 result = baseline if rpc == "GetCoin" else await measure(call, count, concurrency)
-                rows.append((name, rpc, concurrency, result, result["rps"] / baseline["rps"]))
+                rows.append((name, workers, rpc, concurrency, result,
+                             result["rps"] / baseline["rps"]))
     finally:
-        channel.close()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        for channel in channels:
+            channel.close()
+        stop(process)
     return rows
 
 
@@ -108,26 +110,33 @@ async def main() -> None:
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432",
                         help="PostgreSQL server URL without a database ('' to skip)")
     parser.add_argument("--count", type=int, default=1000, help="calls per measurement")
+    parser.add_argument("--workers", default="1,2", help="process counts, comma-separated")
     args = parser.parse_args()
+    worker_counts = [int(n) for n in args.workers.split(",")]
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows += await run_backend("sqlite", f"sqlite://{tmp}/bench.db", args.count)
+        for workers in worker_counts:
+            rows += await run_backend("sqlite", f"sqlite://{tmp}/bench.db", args.count, workers)
     if args.postgres:
         database = f"crypto_bench_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(f"{args.postgres}/postgres")
         await admin.execute(f'CREATE DATABASE "{database}"')
         try:
-            rows += await run_backend("postgres", f"{args.postgres}/{database}", args.count)
+            for workers in worker_counts:
+                rows += await run_backend("postgres", f"{args.postgres}/{database}", args.count,
+                                          workers)
         finally:
             await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
             await admin.close()
 
-    print("| backend | RPC | callers | req/s | p50 ms | p99 ms | req/s vs GetCoin |")
-    print("|---|---|---|---|---|---|---|")
-    for name, rpc, concurrency, r, ratio in rows:
-        print(f"| {name} | {rpc} | {concurrency} | {r['rps']:.0f} | {r['p50_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {ratio:.2f} |")
+    print("| backend | workers | RPC | callers | req/s | p50 ms | p99 ms | req/s vs GetCoin | "
+          "refused | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, workers, rpc, concurrency, r, ratio in rows:
+        print(f"| {name} | {workers} | {rpc} | {concurrency} | {r['rps']:.0f} | "
+              f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {ratio:.2f} | {r['refused']} | "
+              f"{r['errors']} |")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -84,17 +83,25 @@ def serve(
     simulate: Annotated[Optional[bool], typer.Option(
         "--simulate/--no-simulate", help="Run the market simulator (one writer per database) "
         "[default: on].", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        min=1, max=64, help="Server processes sharing the port (SO_REUSEPORT), each with its "
+        "own event loop and database pool [default: 1].", show_default=False)] = None,
 ) -> None:
     """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM."""
     from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
+    from ..server.workers import PortRequired, configure_logging, run_loop, serve_workers
 
-    settings = load_settings(host=host, port=port, database_url=database_url, simulate=simulate)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    settings = load_settings(host=host, port=port, database_url=database_url, simulate=simulate,
+                             workers=workers)
+    configure_logging(settings)
     try:
-        asyncio.run(run_server(settings))
-    except (DatabaseNotReady, UnsafeSettings) as exc:
+        if settings.workers == 1:
+            run_loop(run_server(settings), settings.event_loop)
+        elif serve_workers(settings, settings.workers) != 0:
+            raise typer.Exit(1)
+    except (DatabaseNotReady, UnsafeSettings, PortRequired) as exc:
         fail(str(exc))
+    except ImportError as exc:
+        fail(f"CRYPTO_EVENT_LOOP=uvloop but {exc}: pip install 'crypto-service[uvloop]'")
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")

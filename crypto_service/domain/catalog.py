@@ -1,20 +1,28 @@
-"""The coin catalog: an immutable in-memory snapshot of every coin, kept current cheaply.
+"""The coin catalog: an immutable in-memory snapshot of every coin, kept current by events.
 
 Coins change only when prices move, and exact `Decimal` sorting is not something SQLite can do
-on its text-stored decimals, so reads sort, filter and page a snapshot in Python. Each read
-first asks the database for the table's version (row count and latest `updated_at`, one
-indexed query) and reloads the snapshot only when it changed, so a write acknowledged by any
-process is visible to the next read in every process.
+on its text-stored decimals, so reads sort, filter and page a snapshot in Python. Reads never
+touch the database while the snapshot is valid. It is invalidated:
+- in this process, by every coin write: Tortoise's `post_save`/`post_delete` signals on `Coin`
+  (a `.save()` or `.create()` anywhere), and `coins_changed()` called by the write paths after
+  their transaction commits (`bulk_update` sends no signal, and a signal sent inside a
+  transaction comes before the commit);
+- from other processes, by the price relay (`refresh`): on a PostgreSQL NOTIFY or each SQLite
+  poll it compares the table's version (row count and latest `updated_at`) with the one the
+  snapshot was loaded at.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tortoise.functions import Count, Max
+from tortoise.signals import post_delete, post_save
 
 from ..db.models import Coin
 
@@ -62,22 +70,73 @@ Version = tuple[int, datetime | None]
 
 
 class CatalogCache:
-    """Hands out the current `Catalog`, reloading it only when the coin table changed."""
+    """Hands out the current `Catalog` from memory, loading it only after an invalidation."""
 
     def __init__(self) -> None:
-        self._catalog = Catalog([])
+        self._catalog: Catalog | None = None
         self._version: Version | None = None
+        self._generation = 0  # bumped by every invalidation
         self._lock = asyncio.Lock()
+        _caches.add(self)
+
+    def invalidate(self) -> None:
+        self._catalog = None
+        self._generation += 1
 
     async def current(self) -> Catalog:
-        version = await _table_version()
-        if version == self._version:
-            return self._catalog
+        catalog = self._catalog
+        if catalog is not None:
+            return catalog
         async with self._lock:
-            if version != self._version:
-                coins = [CoinRecord.from_model(c) for c in await Coin.all()]
-                self._catalog, self._version = Catalog(coins), version
-        return self._catalog
+            if self._catalog is not None:
+                return self._catalog
+            generation = self._generation
+            # The version first: a write landing between the two queries leaves a version
+            # older than the data, so the next `refresh` reloads (never the reverse).
+            version = await _table_version()
+            loaded = Catalog([CoinRecord.from_model(c) for c in await Coin.all()])
+            # An invalidation during the load may describe a write this load missed: serve the
+            # load to this read (it began before that write was acknowledged), keep nothing.
+            if generation == self._generation:
+                self._catalog, self._version = loaded, version
+            return loaded
+
+    async def refresh(self) -> Catalog:
+        """The current catalog after checking the table's version: how writes made by other
+        processes arrive (the relay calls this on NOTIFY or poll)."""
+        if await _table_version() != self._version:
+            self.invalidate()
+        return await self.current()
+
+
+NOTIFY_CHANNEL = "crypto_prices"
+
+
+async def announce_in(connection: Any) -> None:
+    """Called inside a transaction that wrote coins: on PostgreSQL a NOTIFY, which the relays
+    of every process receive only if (and once) the transaction commits."""
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query("SELECT pg_notify($1, '')", [NOTIFY_CHANNEL])
+
+
+# Every cache of this process, so a write anywhere in it invalidates them all.
+_caches: weakref.WeakSet[CatalogCache] = weakref.WeakSet()
+
+
+def coins_changed() -> None:
+    """Invalidates every catalog of this process: write paths call it after they commit."""
+    for cache in list(_caches):
+        cache.invalidate()
+
+
+@post_save(Coin)
+async def _coin_saved(*_args: object) -> None:
+    coins_changed()
+
+
+@post_delete(Coin)
+async def _coin_deleted(*_args: object) -> None:
+    coins_changed()
 
 
 async def _table_version() -> Version:

@@ -16,6 +16,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from ..db.models import Coin
+from .catalog import announce_in, coins_changed
 from .errors import InvalidArgument
 from .money import MAX_AMOUNT, ZERO, quantize
 
@@ -169,7 +170,7 @@ async def upsert_coins(coins: list[CoinData]) -> UpsertResult:
     """Creates new symbols and updates changed ones, in one transaction; identical rows are
     left alone, so loading the same data twice changes nothing."""
     created = updated = 0
-    async with in_transaction():
+    async with in_transaction() as connection:
         existing = {c.symbol: c for c in await Coin.all().select_for_update()}
         slug_owner = {c.slug: c.symbol for c in existing.values()}
         for index, data in enumerate(coins, start=1):
@@ -191,4 +192,8 @@ async def upsert_coins(coins: list[CoinData]) -> UpsertResult:
                 coin.update_from_dict(changed)
                 await coin.save(update_fields=[*changed, "updated_at"])
                 updated += 1
+        if created or updated:
+            await announce_in(connection)
+    if created or updated:
+        coins_changed()
     return UpsertResult(created, updated, len(coins) - created - updated)

@@ -95,7 +95,12 @@ def build_app(settings: Settings) -> App:
     return App(server, services, codec, service, guard, serving, feeds)
 
 
-async def prepare_database(settings: Settings) -> None:
+def check_settings(settings: Settings) -> None:
+    if settings.require_auth and not settings.jwt_secret:
+        raise UnsafeSettings("CRYPTO_REQUIRE_AUTH=true needs CRYPTO_JWT_SECRET to verify tokens")
+
+
+async def migrate_or_refuse(settings: Settings) -> None:
     """Migrates (when auto_migrate is on) or refuses to start on an un-migrated database."""
     pending = await connect.pending_migrations(settings)
     if pending and not settings.auto_migrate:
@@ -104,14 +109,14 @@ async def prepare_database(settings: Settings) -> None:
     if pending:
         log.info("applying migrations: %s", ", ".join(pending))
         await connect.apply_migrations(settings)
+
+
+async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
+    """Runs until SIGINT or SIGTERM, then drains and returns. With `reuse_port`, several
+    processes listen on the same port and the kernel spreads connections among them."""
+    check_settings(settings)
+    await migrate_or_refuse(settings)
     await connect.open_database(settings)
-
-
-async def serve(settings: Settings) -> None:
-    """Runs until SIGINT or SIGTERM, then drains and returns."""
-    if settings.require_auth and not settings.jwt_secret:
-        raise UnsafeSettings("CRYPTO_REQUIRE_AUTH=true needs CRYPTO_JWT_SECRET to verify tokens")
-    await prepare_database(settings)
     try:
         app = build_app(settings)
         # Handlers first: a signal that comes once the port is open must drain, not kill.
@@ -119,7 +124,8 @@ async def serve(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await app.server.start(listen_host(settings.host), settings.port, reuse_address=True)
+        await app.server.start(listen_host(settings.host), settings.port, reuse_address=True,
+                               reuse_port=reuse_port or None)
         app.feeds.start()
         tune_for_serving()
         log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s simulate=%s",

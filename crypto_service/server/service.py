@@ -17,6 +17,7 @@ from ..generated.google import protobuf as pb_google
 from .context import current_call
 from .guard import CallGuard
 from .prices import PriceStreams
+from .read_cache import ReadCache
 
 COIN_IDENTIFIERS = {"id": "coin_id", "symbol": "symbol", "slug": "slug"}
 WALLET_COIN_IDENTIFIERS = {"coin_id": "coin_id", "symbol": "symbol"}
@@ -28,49 +29,55 @@ class CryptoService(pb.CryptoServiceBase):
         self.catalog = catalog
         self.guard = guard
         self.prices = prices
+        self.reads = ReadCache(catalog)
 
     def __mapping__(self) -> dict[str, Handler]:
         mapping = super().__mapping__()
         mapping[PriceStreams.PATH] = mapping[PriceStreams.PATH]._replace(func=self.prices.serve)
         return self.guard.wrap(mapping)
 
-    async def get_coin(self, message: pb.GetCoinRequest) -> pb.CoinResponse:
+    # The six catalog reads answer with encoded bytes from `ReadCache` (the codec sends bytes
+    # as they are), keyed by what each request asks; the generated glue only passes them on.
+    async def get_coin(self, message: pb.GetCoinRequest) -> bytes:
         field, value = betterproto2.which_one_of(message, "identifier")
         lookup = {COIN_IDENTIFIERS[field]: value} if field else {}
-        coin = coins.get_coin(await self.catalog.current(), **lookup)
-        return convert.to_coin_response(coin)
+        return await self.reads.respond(
+            ("GetCoin", field, value),
+            lambda catalog: convert.to_coin_response(coins.get_coin(catalog, **lookup)))
 
-    async def list_coins(self, message: pb.ListCoinsRequest) -> pb.ListCoinsResponse:
+    async def list_coins(self, message: pb.ListCoinsRequest) -> bytes:
         sort, descending = convert.to_sort(message.sort_by, message.sort_order)
-        page = coins.list_coins(
-            await self.catalog.current(),
-            page=message.page,
-            page_size=message.page_size,
-            active_only=message.active_only,
-            tradeable_only=message.tradeable_only,
-            sort=sort,
-            descending=descending,
-        )
-        return convert.to_coin_page(page)
+        asked = {"page": message.page, "page_size": message.page_size,
+                 "active_only": message.active_only, "tradeable_only": message.tradeable_only,
+                 "sort": sort, "descending": descending}
+        return await self.reads.respond(
+            ("ListCoins", *asked.values()),
+            lambda catalog: convert.to_coin_page(coins.list_coins(catalog, **asked)))
 
-    async def search_coins(self, message: pb.SearchCoinsRequest) -> pb.ListCoinsResponse:
-        page = coins.search_coins(await self.catalog.current(), message.query, message.limit)
-        return convert.to_coin_page(page)
+    async def search_coins(self, message: pb.SearchCoinsRequest) -> bytes:
+        return await self.reads.respond(
+            ("SearchCoins", message.query, message.limit),
+            lambda catalog: convert.to_coin_page(
+                coins.search_coins(catalog, message.query, message.limit)))
 
-    async def get_top_coins(self, message: pb.GetTopCoinsRequest) -> pb.ListCoinsResponse:
-        page = coins.top_coins(await self.catalog.current(), message.limit)
-        return convert.to_coin_page(page)
+    async def get_top_coins(self, message: pb.GetTopCoinsRequest) -> bytes:
+        return await self.reads.respond(
+            ("GetTopCoins", message.limit),
+            lambda catalog: convert.to_coin_page(coins.top_coins(catalog, message.limit)))
 
-    async def get_market_stats(self, message: pb_google.Empty) -> pb.MarketStatsResponse:
-        stats = market.market_stats(await self.catalog.current())
-        return convert.to_market_stats_response(stats)
+    async def get_market_stats(self, message: pb_google.Empty) -> bytes:
+        # calculated_at is when the figures were computed from the current snapshot, kept with
+        # them: the same bytes until a price moves.
+        return await self.reads.respond(
+            ("GetMarketStats",),
+            lambda catalog: convert.to_market_stats_response(market.market_stats(catalog)))
 
-    async def get_trending_coins(
-        self, message: pb.GetTrendingCoinsRequest
-    ) -> pb.TrendingCoinsResponse:
+    async def get_trending_coins(self, message: pb.GetTrendingCoinsRequest) -> bytes:
         trend = convert.to_trend(message.type)
-        found = market.trending(await self.catalog.current(), trend, message.limit)
-        return convert.to_trending_response(trend, found)
+        return await self.reads.respond(
+            ("GetTrendingCoins", trend, message.limit),
+            lambda catalog: convert.to_trending_response(
+                trend, market.trending(catalog, trend, message.limit)))
 
     async def get_wallet(self, message: pb.GetWalletRequest) -> pb.WalletResponse:
         user_id = validate.user_id(message.user_id)

@@ -45,9 +45,12 @@ async def prices_move(port: int) -> None:
 
 async def test_one_process_simulates_and_every_process_streams_its_prices(servers):
     await asyncio.wait_for(asyncio.gather(*(prices_move(port) for _, port in servers)), 30)
-    outputs = []
+    # Both at once: stopped one after the other, the second would take the writer lock from
+    # the first while it drains, and log that it leads too.
     for process, _ in servers:
         process.send_signal(signal.SIGTERM)
+    outputs = []
+    for process, _ in servers:
         outputs.append(process.communicate(timeout=30)[0])
         assert process.returncode == 0, outputs[-1]
     assert sum(LEADER_LINE in output for output in outputs) == 1, outputs

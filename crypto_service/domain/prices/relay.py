@@ -14,9 +14,8 @@ import logging
 import asyncpg
 
 from ...db.connect import is_sqlite
-from ..catalog import Catalog, CatalogCache
+from ..catalog import NOTIFY_CHANNEL, Catalog, CatalogCache
 from .hub import PriceHub, quote_of
-from .store import NOTIFY_CHANNEL
 
 log = logging.getLogger("crypto_service.prices")
 
@@ -61,7 +60,7 @@ class PriceRelay:
         self._wake.set()
 
     async def refresh(self) -> None:
-        catalog = await self.catalog.current()
+        catalog = await self.catalog.refresh()
         if catalog is not self._seen:
             self._seen = catalog
             self.hub.publish(quote_of(c) for c in catalog.coins)

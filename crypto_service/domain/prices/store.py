@@ -14,10 +14,10 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from ...db.models import Coin
+from ..catalog import announce_in, coins_changed
 from ..coingecko import CoinData
 from .hub import Quote
 
-NOTIFY_CHANNEL = "crypto_prices"
 # What a price update may change; names, slugs and texts belong to `crypto seed`.
 PRICE_FIELDS = ("current_price_usd", "market_cap_usd", "volume_24h_usd",
                 "price_change_24h_percent", "price_change_7d_percent",
@@ -65,6 +65,8 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
             # read shares) is held for one round trip, not one per coin.
             await Coin.bulk_update(changed_coins, fields=sorted(changed_fields),
                                    using_db=connection)
-        if result.updated and connection.capabilities.dialect == "postgres":
-            await connection.execute_query("SELECT pg_notify($1, '')", [NOTIFY_CHANNEL])
+        if result.updated:
+            await announce_in(connection)
+    if result.updated:
+        coins_changed()
     return result

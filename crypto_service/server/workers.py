@@ -1,0 +1,99 @@
+"""`crypto serve --workers N`: N server processes on one port.
+
+Python runs one thread of bytecode at a time, so a second core takes a second process. Each
+worker is a whole server (its own event loop, database pool, catalog, price hub and relay)
+listening with SO_REUSEPORT, and the kernel spreads new connections among them. The parent
+migrates once (workers racing to migrate would collide), starts the workers, forwards SIGINT
+and SIGTERM to them and waits: each drains as a single server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+from ..settings import Settings
+from .app import check_settings, migrate_or_refuse, serve
+
+log = logging.getLogger("crypto_service.server")
+
+
+class PortRequired(RuntimeError):
+    pass
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+
+
+def run_loop(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+    """Runs `main` on uvloop when asked, or when `auto` and uvloop is installed (it is an
+    optional extra, `pip install crypto-service[uvloop]`); on asyncio's own loop otherwise."""
+    if event_loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if event_loop == "uvloop":
+                main.close()
+                raise
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
+
+
+def _worker(settings: Settings) -> None:
+    # Its own process group: a terminal's Ctrl-C reaches the parent only, which forwards it
+    # once, instead of every worker getting it twice.
+    os.setpgrp()
+    configure_logging(settings)
+    run_loop(serve(settings, reuse_port=True), settings.event_loop)
+
+
+def serve_workers(settings: Settings, workers: int) -> int:
+    """Starts `workers` processes on the configured port and returns once all have stopped:
+    0 when every one stopped cleanly, 1 otherwise. One failing stops the others."""
+    if settings.port == 0:
+        raise PortRequired("--workers needs a fixed port: with port 0 each would get its own")
+    check_settings(settings)
+    asyncio.run(migrate_or_refuse(settings))
+    # spawn, not fork: a child gets no copy of the parent's loop, connections or threads.
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(settings,),
+                                 name=f"crypto-worker-{index}")
+                 for index in range(1, workers + 1)]
+
+    def forward(signum: int, _frame: Any = None) -> None:
+        for process in processes:
+            if process.pid is not None and process.exitcode is None:
+                os.kill(process.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.start()
+        log.info("started %d workers on port %d: pids %s", workers, settings.port,
+                 " ".join(str(p.pid) for p in processes))
+        running = {p.sentinel: p for p in processes}
+        while running:
+            for sentinel in multiprocessing.connection.wait(list(running)):
+                stopped = running.pop(sentinel)
+                stopped.join()
+                if stopped.exitcode != 0:
+                    log.error("worker %d exited with %s: stopping the others",
+                              stopped.pid, stopped.exitcode)
+                    forward(signal.SIGTERM)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if all(p.exitcode == 0 for p in processes) else 1

@@ -1,0 +1,259 @@
+"""Read benchmark: our server against a bare grpclib + betterproto2 baseline, in one run.
+
+For each process count it starts the baseline (`bench_baseline.py`: GetCoin answered with one
+prebuilt coin, no database) and `crypto serve --workers N --no-simulate` on a freshly seeded
+SQLite database, and drives each with h2load (a separate C process) sending pre-encoded gRPC
+frames. It prints requests/s and p50/p99 per RPC with the ratios to the baseline run with the
+same process count, checks the goals of issue 6, and saves JSON (and a PNG chart when
+matplotlib is installed).
+
+    make bench                       # = .venv/bin/python scripts/bench.py
+    .venv/bin/python scripts/bench.py --seconds 5 --workers 1,2 --connections 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench_processes import free_port, start_listening, stop
+from grpclib.client import Channel
+
+from crypto_service.generated import crypto as pb
+from crypto_service.generated.google import protobuf as pb_google
+
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).parent
+SERVICE = "/crypto.CryptoService/"
+
+# RPC label -> (method, request). Each is answered successfully on the bundled data.
+REQUESTS = {
+    "GetCoin": ("GetCoin", pb.GetCoinRequest(symbol="BTC")),
+    "ListCoins(100)": ("ListCoins", pb.ListCoinsRequest(page_size=100)),
+    "GetTopCoins(100)": ("GetTopCoins", pb.GetTopCoinsRequest(limit=100)),
+    "SearchCoins": ("SearchCoins", pb.SearchCoinsRequest(query="bit")),
+    "GetMarketStats": ("GetMarketStats", pb_google.Empty()),
+    "GetTrendingCoins": ("GetTrendingCoins",
+                         pb.GetTrendingCoinsRequest(type=pb.TrendingType.TOP_GAINERS)),
+}
+
+
+@dataclass
+class Row:
+    server: str
+    workers: int
+    rpc: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+
+
+def grpc_frame(message) -> bytes:
+    body = bytes(message)
+    return b"\x00" + len(body).to_bytes(4, "big") + body
+
+
+def h2load(port: int, method: str, data: Path, args, log: Path) -> tuple[float, list[float], int]:
+    """Requests/s, per-request latencies (ms) and failures of one h2load run."""
+    log.unlink(missing_ok=True)  # h2load appends to its log file
+    result = subprocess.run(
+        ["h2load", "-c", str(args.connections), "-m", "1", "-t", "1", "-D", str(args.seconds),
+         "--warm-up-time", "1", "-d", str(data), "-H", "content-type: application/grpc",
+         "-H", "te: trailers", "--log-file", str(log), f"http://127.0.0.1:{port}{SERVICE}{method}"],
+        capture_output=True, text=True, check=True)
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", result.stdout).group(1))
+    if not rps:
+        raise SystemExit(f"h2load completed no {method} call:\n{result.stdout}")
+    counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", result.stdout)
+    latencies = [int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines()]
+    return rps, latencies, int(counts.group(2)) + int(counts.group(3))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+
+
+async def check_answers(port: int, labels: list[str]) -> None:
+    """Every RPC answers OK before it is measured: h2load sees HTTP 200 even for a gRPC error."""
+    channel = Channel("127.0.0.1", port)
+    try:
+        stub = pb.CryptoServiceStub(channel)
+        calls = {"GetCoin": stub.get_coin, "ListCoins": stub.list_coins,
+                 "GetTopCoins": stub.get_top_coins, "SearchCoins": stub.search_coins,
+                 "GetMarketStats": stub.get_market_stats,
+                 "GetTrendingCoins": stub.get_trending_coins}
+        for label in labels:
+            method, request = REQUESTS[label]
+            response = await calls[method](request, timeout=10)
+            assert response.success, (label, response)
+    finally:
+        channel.close()
+
+
+async def coin_response_bytes(database_url: str) -> bytes:
+    """BTC as our server answers it, for the baseline to serve: the same data."""
+    from crypto_service import convert
+    from crypto_service.db import connect
+    from crypto_service.db.models import Coin
+    from crypto_service.domain.catalog import CoinRecord
+    from crypto_service.settings import Settings
+
+    async with connect.database(Settings(database_url=database_url)):
+        btc = await Coin.get(symbol="BTC")
+        return bytes(convert.to_coin_response(CoinRecord.from_model(btc)))
+
+
+def measure(server: str, workers: int, port: int, labels: list[str], frames: dict[str, Path],
+            args, tmp: Path) -> list[Row]:
+    rows = []
+    for label in labels:
+        method = REQUESTS[label][0]
+        rps, latencies, failed = h2load(port, method, frames[label], args, tmp / "h2load.log")
+        rows.append(Row(server, workers, label, rps, statistics.median(latencies),
+                        percentile(latencies, 0.99), failed))
+        print(f"  {server:8} workers={workers} {label:18} {rps:8.0f} req/s", flush=True)
+    return rows
+
+
+def run(args) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        database_url = f"sqlite://{tmp}/bench.db"
+        env = {**os.environ, "CRYPTO_DATABASE_URL": database_url, "CRYPTO_LOG_LEVEL": "WARNING",
+               "CRYPTO_EVENT_LOOP": event_loop(args.loop)}
+        for step in ("migrate", "seed"):
+            subprocess.run([str(BIN / "crypto"), step], env=env, check=True, capture_output=True)
+        coin_file = tmp / "coin.bin"
+        coin_file.write_bytes(asyncio.run(coin_response_bytes(database_url)))
+        frames = {}
+        for index, (label, (_, request)) in enumerate(REQUESTS.items()):
+            frames[label] = tmp / f"request{index}.bin"
+            frames[label].write_bytes(grpc_frame(request))
+
+        for workers in args.workers:
+            port = free_port()
+            baseline = start_listening([sys.executable, str(HERE / "bench_baseline.py"),
+                                        str(port), str(workers), str(coin_file),
+                                        event_loop(args.loop)], port,
+                                       processes=workers)
+            try:
+                asyncio.run(check_answers(port, ["GetCoin"]))
+                rows += measure("baseline", workers, port, ["GetCoin"], frames, args, tmp)
+            finally:
+                stop(baseline)
+            port = free_port()
+            ours = start_listening([str(BIN / "crypto"), "serve", "--host", "127.0.0.1",
+                                    "--port", str(port), "--workers", str(workers),
+                                    "--no-simulate"], port, env, processes=workers)
+            try:
+                asyncio.run(check_answers(port, list(REQUESTS)))
+                rows += measure("crypto", workers, port, list(REQUESTS), frames, args, tmp)
+            finally:
+                stop(ours)
+    return rows
+
+
+def event_loop(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def find(rows: list[Row], server: str, workers: int, rpc: str) -> Row | None:
+    return next((r for r in rows if (r.server, r.workers, r.rpc) == (server, workers, rpc)), None)
+
+
+def report(rows: list[Row], workers: list[int]) -> list[tuple[str, float, float]]:
+    print("\n| server | workers | RPC | req/s | p50 ms | p99 ms | req/s / baseline | "
+          "p99 / baseline | failed |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        base = find(rows, "baseline", r.workers, "GetCoin")
+        print(f"| {r.server} | {r.workers} | {r.rpc} | {r.rps:.0f} | {r.p50_ms:.1f} | "
+              f"{r.p99_ms:.1f} | {r.rps / base.rps:.2f} | {r.p99_ms / base.p99_ms:.2f} | "
+              f"{r.failed} |")
+    goals = []
+    for n in workers:
+        base, ours = find(rows, "baseline", n, "GetCoin"), find(rows, "crypto", n, "GetCoin")
+        goals.append((f"GetCoin req/s vs baseline, {n} worker(s)", ours.rps / base.rps, 0.9))
+        goals.append((f"GetCoin p99 vs baseline, {n} worker(s) (at most)",
+                      ours.p99_ms / base.p99_ms, 1.2))
+        for rpc in ("ListCoins(100)", "GetTopCoins(100)"):
+            goals.append((f"{rpc} req/s vs GetCoin, {n} worker(s)",
+                          find(rows, "crypto", n, rpc).rps / ours.rps, 0.5))
+    if 1 in workers and 2 in workers:
+        goals.append(("--workers 2 vs --workers 1, GetCoin req/s",
+                      find(rows, "crypto", 2, "GetCoin").rps /
+                      find(rows, "crypto", 1, "GetCoin").rps, 1.6))
+    print("\n| goal | measured | target | reached |\n|---|---|---|---|")
+    for name, value, target in goals:
+        reached = value <= target if "(at most)" in name else value >= target
+        print(f"| {name} | {value:.2f} | {target} | {'yes' if reached else 'NO'} |")
+    return goals
+
+
+def chart(rows: list[Row], path: Path) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: no chart (pip install matplotlib for one)")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r.server} x{r.workers}\n{r.rpc}" for r in rows]
+    figure, axis = plt.subplots(figsize=(max(8, len(rows) * 0.8), 5))
+    axis.bar(range(len(rows)), [r.rps for r in rows],
+             color=["grey" if r.server == "baseline" else "tab:blue" for r in rows])
+    axis.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+    axis.set_ylabel("requests/s")
+    figure.tight_layout()
+    figure.savefig(path)
+    print(f"chart: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=4, help="measured seconds per RPC")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", default="1,2", help="process counts, comma-separated")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="the event loop of both servers (auto: uvloop if installed)")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    args = parser.parse_args()
+    args.workers = [int(n) for n in args.workers.split(",")]
+    if shutil.which("h2load") is None:
+        raise SystemExit("h2load is required: apt-get install -y nghttp2-client "
+                         "(Debian/Ubuntu), brew install nghttp2 (macOS)")
+    print(f"event loop (both servers): {event_loop(args.loop)}")
+    rows = run(args)
+    goals = report(rows, args.workers)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(
+        {"settings": {"seconds": args.seconds, "connections": args.connections,
+                      "workers": args.workers, "event_loop": event_loop(args.loop)},
+         "rows": [asdict(r) for r in rows],
+         "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
+    print(f"saved: {args.out / 'bench.json'}")
+    chart(rows, args.out / "bench.png")
+
+
+if __name__ == "__main__":
+    main()

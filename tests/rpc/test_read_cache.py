@@ -1,0 +1,106 @@
+"""The catalog reads served from encoded bytes kept until the catalog changes: the same answer
+as building the response afresh, and never stale after a write in this process."""
+
+import asyncio
+from decimal import Decimal
+
+import asyncpg
+import pytest
+from tortoise import connections
+
+from crypto_service import convert
+from crypto_service.db.models import Coin
+from crypto_service.domain import coins, market
+from crypto_service.domain.catalog import NOTIFY_CHANNEL, Catalog, CoinRecord
+from crypto_service.domain.coingecko import load_snapshot, upsert_coins
+from crypto_service.domain.prices.store import write_prices
+from crypto_service.generated import crypto as pb
+from crypto_service.generated.google import protobuf as pb_google
+from tests.rpc.test_coins import three_coins  # noqa: F401  (a fixture)
+
+
+async def fresh_catalog() -> Catalog:
+    return Catalog([CoinRecord.from_model(c) for c in await Coin.all()])
+
+
+async def test_cached_responses_are_the_bytes_the_uncached_path_builds(
+        stub, three_coins):  # noqa: F811
+    catalog = await fresh_catalog()
+    trend = convert.to_trend(pb.TrendingType.TOP_GAINERS)
+    sort, descending = convert.to_sort(pb.SortBy.PRICE, pb.SortOrder.DESC)
+    cases = [
+        (stub.get_coin, pb.GetCoinRequest(symbol="eth"),
+         convert.to_coin_response(coins.get_coin(catalog, symbol="eth"))),
+        (stub.list_coins, pb.ListCoinsRequest(page_size=2, sort_by=pb.SortBy.PRICE,
+                                              sort_order=pb.SortOrder.DESC),
+         convert.to_coin_page(coins.list_coins(catalog, page=0, page_size=2, active_only=False,
+                                               tradeable_only=False, sort=sort,
+                                               descending=descending))),
+        (stub.search_coins, pb.SearchCoinsRequest(query="in"),
+         convert.to_coin_page(coins.search_coins(catalog, "in", 0))),
+        (stub.get_top_coins, pb.GetTopCoinsRequest(limit=3),
+         convert.to_coin_page(coins.top_coins(catalog, 3))),
+        (stub.get_trending_coins, pb.GetTrendingCoinsRequest(type=pb.TrendingType.TOP_GAINERS),
+         convert.to_trending_response(trend, market.trending(catalog, trend, 0))),
+    ]
+    for call, request, expected in cases:
+        first, second = await call(request), await call(request)  # a miss, then a hit
+        assert bytes(first) == bytes(second) == bytes(expected), call
+
+    first = await stub.get_market_stats(pb_google.Empty())
+    second = await stub.get_market_stats(pb_google.Empty())
+    assert bytes(first) == bytes(second)  # calculated_at included: computed once, kept
+    expected = convert.to_market_stats_response(market.market_stats(catalog))
+    expected.calculated_at = first.calculated_at
+    assert bytes(first) == bytes(expected)
+
+
+async def test_price_writes_reach_every_cached_read_before_they_return(
+        stub, three_coins):  # noqa: F811
+    top = await stub.get_top_coins(pb.GetTopCoinsRequest(limit=3))
+    stats = await stub.get_market_stats(pb_google.Empty())
+    assert top.coins[1].current_price_usd == "3300"
+
+    await write_prices({"ETH": {"current_price_usd": Decimal("3412.75"),
+                                "market_cap_usd": Decimal("5E11")}})
+
+    top = await stub.get_top_coins(pb.GetTopCoinsRequest(limit=3))
+    assert top.coins[1].current_price_usd == "3412.75"
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="ETH"))).coin.market_cap_usd == \
+        "500000000000"
+    after = await stub.get_market_stats(pb_google.Empty())
+    assert Decimal(after.total_market_cap_usd) - Decimal(stats.total_market_cap_usd) == \
+        Decimal("1E11")
+
+
+async def test_a_write_from_elsewhere_arrives_with_the_relays_refresh(
+        app, stub, three_coins):  # noqa: F811
+    """Another process's write sends no signal here: the relay's version check (on NOTIFY or
+    poll) is what brings it in. Raw SQL stands in for that other process."""
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin"
+    await connections.get("default").execute_query(
+        "UPDATE coin SET name = 'Bitcoin Core', updated_at = updated_at + interval '1 hour' "
+        "WHERE symbol = 'BTC'"
+        if connections.get("default").capabilities.dialect == "postgres" else
+        "UPDATE coin SET name = 'Bitcoin Core', updated_at = '2999-01-01 00:00:00+00:00' "
+        "WHERE symbol = 'BTC'")
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin"
+
+    await app.service.catalog.refresh()
+
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin Core"
+
+
+async def test_seeding_notifies_every_relay_on_postgresql(db):
+    """`crypto seed` run by another process must reach the replicas' snapshots on its NOTIFY,
+    not on the relays' 30 s safety re-check."""
+    if not db.database_url.startswith("postgres"):
+        pytest.skip("NOTIFY is PostgreSQL's")
+    listener = await asyncpg.connect(db.database_url)
+    notified = asyncio.Event()
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *_: notified.set())
+    try:
+        await upsert_coins(load_snapshot(None).coins)
+        await asyncio.wait_for(notified.wait(), 30)
+    finally:
+        await listener.close()

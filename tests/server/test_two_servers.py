@@ -15,6 +15,7 @@ from tests.server.test_process import run_cli, spawn_server
 
 USERS = 4
 TRANSFERS = 600
+DEPOSIT = 100  # each user sends 150 x 0.75: at least 133 of them succeed in any order
 
 
 async def storm_then_balances(ports: list[int]) -> tuple[list, Decimal]:
@@ -36,7 +37,7 @@ async def storm_then_balances(ports: list[int]) -> tuple[list, Decimal]:
     try:
         for user in range(1, USERS + 1):
             await stubs[user % 2].deposit(pb.DepositRequest(user_id=user, symbol="BTC",
-                                                            amount="10"))
+                                                            amount=str(DEPOSIT)))
         results = await asyncio.gather(*(transfer(i) for i in range(TRANSFERS)))
         wallets = [await stubs[1].get_wallet(pb.GetWalletRequest(user_id=u, symbol="BTC"))
                    for u in range(1, USERS + 1)]
@@ -60,8 +61,8 @@ def test_concurrent_transfers_through_two_servers_keep_the_ledger(settings):
 
     failures = [r for r in results if not isinstance(r, pb.TransferResponse)]
     assert set(failures) <= {Status.FAILED_PRECONDITION}, failures
-    assert len(failures) < len(results) / 2  # money did move
-    assert total == Decimal(10 * USERS)
+    assert len(failures) <= USERS * 17  # the money did move
+    assert total == Decimal(DEPOSIT * USERS)
     assert all("database is locked" not in output and "Traceback" not in output
                for output in outputs)
     audit = run_cli("audit", env=env)

@@ -38,6 +38,7 @@ test: setup
 
 # Read throughput against a bare grpclib baseline (needs h2load: apt-get install nghttp2-client).
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean:

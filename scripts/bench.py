@@ -1,14 +1,17 @@
-"""Read benchmark: our server against a bare grpclib + betterproto2 baseline, in one run.
+"""The benchmark harness: reads against a bare grpclib + betterproto2 baseline, then streams
+and writes, in one run.
 
-For each process count it starts the baseline (`bench_baseline.py`: GetCoin answered with one
-prebuilt coin, no database) and `crypto serve --workers N --no-simulate` on a freshly seeded
-SQLite database, and drives each with h2load (a separate C process) sending pre-encoded gRPC
-frames. It prints requests/s and p50/p99 per RPC with the ratios to the baseline run with the
-same process count, checks the goals of issue 6, and saves JSON (and a PNG chart when
-matplotlib is installed).
+Reads: for each process count it starts the baseline (`bench_baseline.py`: GetCoin answered
+with one prebuilt coin, no database) and `crypto serve --workers N --no-simulate` on a freshly
+seeded SQLite database, and drives each with h2load (a separate C process) sending pre-encoded
+gRPC frames. Streams and writes: `bench_streams.py` (StreamPrices subscribers from separate
+load processes, GetCoin p99 against idle) and `bench_ledger.py` (Deposit and Transfer with 1
+and 50 callers on SQLite and PostgreSQL, per worker count) run as child processes. It prints
+every table with its ratios, checks the goals of issue 6, and saves `bench.json` and a PNG
+chart (matplotlib) in --out.
 
     make bench                       # = .venv/bin/python scripts/bench.py
-    .venv/bin/python scripts/bench.py --seconds 5 --workers 1,2 --connections 50
+    .venv/bin/python scripts/bench.py --seconds 5 --workers 1,2 --reads-only
 """
 
 from __future__ import annotations
@@ -202,14 +205,40 @@ def report(rows: list[Row], workers: list[int]) -> list[tuple[str, float, float]
         goals.append(("--workers 2 vs --workers 1, GetCoin req/s",
                       find(rows, "crypto", 2, "GetCoin").rps /
                       find(rows, "crypto", 1, "GetCoin").rps, 1.6))
+    print_goals(goals)
+    return goals
+
+
+def run_script(script: str, out: Path, *args: str) -> list[dict]:
+    """One of the Python-client benchmarks (streams, writes) as a child process; its table goes
+    to this output and its rows come back through its --json file."""
+    subprocess.run([sys.executable, str(HERE / script), "--json", str(out), *args], check=True)
+    return json.loads(out.read_text())
+
+
+def stream_and_write_goals(streams: list[dict], ledger: list[dict]) -> list[tuple]:
+    goals: list[tuple] = []
+    top = max(streams, key=lambda r: r["subscribers"]) if streams else None
+    if top is not None and top["subscribers"]:
+        goals.append((f"StreamPrices lag p99 ms at {top['subscribers']:,} subscribers (at most)",
+                      top["lag_p99_ms"], 1000))
+        goals.append((f"GetCoin p99 vs idle at {top['subscribers']:,} subscribers (at most)",
+                      top["getcoin_p99_vs_idle"], 2.0))
+    for row in ledger:
+        if (row["backend"], row["rpc"], row["callers"]) == ("postgres", "Transfer", 50):
+            goals.append((f"Transfer x50 on PostgreSQL, {row['workers']} worker(s): errors "
+                          f"other than FAILED_PRECONDITION (at most)", row["errors"], 0))
+    return goals
+
+
+def print_goals(goals: list[tuple]) -> None:
     print("\n| goal | measured | target | reached |\n|---|---|---|---|")
     for name, value, target in goals:
         reached = value <= target if "(at most)" in name else value >= target
         print(f"| {name} | {value:.2f} | {target} | {'yes' if reached else 'NO'} |")
-    return goals
 
 
-def chart(rows: list[Row], path: Path) -> None:
+def chart(rows: list[Row], writes: list[dict], path: Path) -> None:
     try:
         import matplotlib
     except ImportError:
@@ -218,11 +247,14 @@ def chart(rows: list[Row], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.server} x{r.workers}\n{r.rpc}" for r in rows]
-    figure, axis = plt.subplots(figsize=(max(8, len(rows) * 0.8), 5))
-    axis.bar(range(len(rows)), [r.rps for r in rows],
-             color=["grey" if r.server == "baseline" else "tab:blue" for r in rows])
-    axis.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+    bars = [(f"{r.server} x{r.workers}\n{r.rpc}", r.rps,
+             "grey" if r.server == "baseline" else "tab:blue") for r in rows]
+    bars += [(f"{w['backend']} x{w['workers']}\n{w['rpc']} c{w['callers']}", w["rps"],
+              "tab:orange") for w in writes if w["rpc"] != "GetCoin"]
+    figure, axis = plt.subplots(figsize=(max(8, len(bars) * 0.6), 5))
+    axis.bar(range(len(bars)), [b[1] for b in bars], color=[b[2] for b in bars])
+    axis.set_xticks(range(len(bars)), [b[0] for b in bars], rotation=60, ha="right",
+                    fontsize=7)
     axis.set_ylabel("requests/s")
     figure.tight_layout()
     figure.savefig(path)
@@ -237,6 +269,10 @@ def main() -> None:
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
                         help="the event loop of both servers (auto: uvloop if installed)")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument("--reads-only", action="store_true",
+                        help="skip the stream and write benchmarks (Python clients)")
+    parser.add_argument("--ledger-count", default="300", help="calls per write measurement")
+    parser.add_argument("--stream-levels", default="1000,5000,10000")
     args = parser.parse_args()
     args.workers = [int(n) for n in args.workers.split(",")]
     if shutil.which("h2load") is None:
@@ -246,13 +282,25 @@ def main() -> None:
     rows = run(args)
     goals = report(rows, args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
+    streams: list[dict] = []
+    ledger: list[dict] = []
+    if not args.reads_only:
+        print("\n== StreamPrices subscribers (scripts/bench_streams.py)")
+        streams = run_script("bench_streams.py", args.out / "streams.json",
+                             "--levels", args.stream_levels)
+        print("\n== Deposit and Transfer (scripts/bench_ledger.py)")
+        ledger = run_script("bench_ledger.py", args.out / "ledger.json",
+                            "--count", args.ledger_count)
+        more = stream_and_write_goals(streams, ledger)
+        print_goals(more)
+        goals += more
     (args.out / "bench.json").write_text(json.dumps(
         {"settings": {"seconds": args.seconds, "connections": args.connections,
                       "workers": args.workers, "event_loop": event_loop(args.loop)},
-         "rows": [asdict(r) for r in rows],
+         "rows": [asdict(r) for r in rows], "streams": streams, "ledger": ledger,
          "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
     print(f"saved: {args.out / 'bench.json'}")
-    chart(rows, args.out / "bench.png")
+    chart(rows, ledger, args.out / "bench.png")
 
 
 if __name__ == "__main__":

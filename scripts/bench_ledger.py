@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import collections
 import itertools
+import json
 import os
 import statistics
 import subprocess
@@ -111,6 +112,7 @@ async def main() -> None:
                         help="PostgreSQL server URL without a database ('' to skip)")
     parser.add_argument("--count", type=int, default=1000, help="calls per measurement")
     parser.add_argument("--workers", default="1,2", help="process counts, comma-separated")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
     worker_counts = [int(n) for n in args.workers.split(",")]
 
@@ -137,6 +139,11 @@ async def main() -> None:
         print(f"| {name} | {workers} | {rpc} | {concurrency} | {r['rps']:.0f} | "
               f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {ratio:.2f} | {r['refused']} | "
               f"{r['errors']} |")
+    if args.json:
+        args.json.write_text(json.dumps(
+            [{"backend": name, "workers": workers, "rpc": rpc, "callers": concurrency, **r,
+              "vs_getcoin": ratio} for name, workers, rpc, concurrency, r, ratio in rows],
+            indent=2))
 
 
 if __name__ == "__main__":

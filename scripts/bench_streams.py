@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--loaders", type=int, default=2)
     parser.add_argument("--server-log", default="/tmp/bench_streams_server.log")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
     if args.role:
         return run_child(args)
@@ -223,6 +224,10 @@ def main() -> None:
               f"{r['getcoin_p50_ms']:.2f} ms | {r['getcoin_p99_ms']:.2f} ms | "
               f"{r['getcoin_p99_ms'] / idle_p99:.2f}x | {r['server_cpu']:.0%} | "
               f"{r['errors'] or '-'} |")
+    if args.json:
+        args.json.write_text(json.dumps(
+            [{**r, "getcoin_p99_vs_idle": r["getcoin_p99_ms"] / idle_p99} for r in rows],
+            indent=2))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,13 @@ async def _truncate_all(url: str) -> None:
 
 
 @pytest.fixture
+def env(settings: Settings) -> dict:
+    """The environment for a `crypto` process on the test's database."""
+    return {**os.environ, "CRYPTO_DATABASE_URL": settings.database_url,
+            "CRYPTO_GRACE_PERIOD_SECONDS": "2"}
+
+
+@pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Settings]:
     """An open, migrated and empty database."""
     await connect.open_database(settings)

@@ -8,7 +8,6 @@ from typing import Any, AsyncIterator
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
-from tortoise.migrations.api import plan as tortoise_plan
 
 from ..settings import Settings
 

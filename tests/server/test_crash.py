@@ -1,7 +1,6 @@
 """A server killed with SIGKILL in the middle of a transfer storm leaves a consistent ledger."""
 
 import asyncio
-import os
 import signal
 import subprocess
 
@@ -40,9 +39,8 @@ async def storm(port: int, process: subprocess.Popen) -> int:
     return succeeded
 
 
-def test_sigkill_during_a_transfer_storm_then_audit_is_clean(settings):
-    env = {**os.environ, "CRYPTO_DATABASE_URL": settings.database_url,
-           "CRYPTO_LOG_LEVEL": "WARNING"}
+def test_sigkill_during_a_transfer_storm_then_audit_is_clean(env):
+    env = {**env, "CRYPTO_LOG_LEVEL": "WARNING"}
     assert run_cli("seed", env=env).returncode == 0
     process, port = spawn_server(env)
     succeeded = asyncio.run(storm(port, process))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from crypto_service.settings import Settings
 
 BIN = Path(sys.executable).parent
 BUF = BIN / "buf"
@@ -33,12 +32,6 @@ def buf_curl(port: int, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BUF), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
                            *args[:-1], f"http://127.0.0.1:{port}{args[-1]}"],
                           capture_output=True, text=True, timeout=30)
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict:
-    return {**os.environ, "CRYPTO_DATABASE_URL": settings.database_url,
-            "CRYPTO_GRACE_PERIOD_SECONDS": "2"}
 
 
 def spawn_server(env: dict) -> tuple[subprocess.Popen, int]:

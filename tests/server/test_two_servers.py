@@ -2,7 +2,6 @@
 invariant, and contention never reaches clients as 'database is locked' or INTERNAL."""
 
 import asyncio
-import os
 import signal
 from decimal import Decimal
 
@@ -47,9 +46,8 @@ async def storm_then_balances(ports: list[int]) -> tuple[list, Decimal]:
             channel.close()
 
 
-def test_concurrent_transfers_through_two_servers_keep_the_ledger(settings):
-    env = {**os.environ, "CRYPTO_DATABASE_URL": settings.database_url,
-           "CRYPTO_LOG_LEVEL": "WARNING"}
+def test_concurrent_transfers_through_two_servers_keep_the_ledger(env):
+    env = {**env, "CRYPTO_LOG_LEVEL": "WARNING"}
     assert run_cli("seed", env=env).returncode == 0
     servers = [spawn_server(env) for _ in range(2)]
     try:

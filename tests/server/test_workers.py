@@ -8,7 +8,7 @@ import subprocess
 from grpclib.client import Channel
 
 from crypto_service.generated import crypto as pb
-from tests.server.test_process import BIN, env, free_port, run_cli  # noqa: F401
+from tests.server.test_process import BIN, free_port, run_cli
 
 ACCESS_LINE = re.compile(r"\[(\d+)\] crypto_service\.access: /crypto\.CryptoService/GetCoin OK")
 

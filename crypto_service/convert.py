@@ -15,6 +15,7 @@ from .domain.money import format_decimal
 from .domain.paging import Page
 from .domain.prices.hub import Quote
 from .generated import crypto as pb
+from .messages import google_class
 
 SORTS = {
     pb.SortBy.SORT_BY_UNSPECIFIED: CoinSort.RANK,
@@ -205,10 +206,13 @@ def to_transactions_response(page: Page[TransactionView]) -> pb.ListTransactions
 
 
 def encode_price_update(quote: Quote) -> bytes:
-    """A PriceUpdate's wire bytes: the hub encodes each quote once for all its subscribers."""
-    return bytes(pb.PriceUpdate(
+    """A PriceUpdate's wire bytes: the hub encodes each quote once for all its subscribers.
+    Through upb, the same descriptor as the betterproto2 class and byte for byte the same
+    output (tested), at a tenth of the cost: a price write encodes every coin at once."""
+    message = google_class(pb.PriceUpdate)(
         symbol=quote.symbol,
         price_usd=format_decimal(quote.price_usd),
         change_24h_percent=format_decimal(quote.change_24h_percent),
-        timestamp=quote.updated_at,
-    ))
+    )
+    message.timestamp.FromDatetime(quote.updated_at)
+    return message.SerializeToString()

@@ -14,7 +14,6 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from ..auth import Authenticator
-from .. import convert
 from ..db import connect
 from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
@@ -25,7 +24,7 @@ from .access_log import install_access_log
 from .codec import StrictCodec, install_message_size_limit
 from .gc_tuning import tune_for_serving
 from .guard import CallGuard
-from .prices import PriceStreams
+from .prices import PriceStreams, framed_price_update
 from .service import CryptoService
 
 log = logging.getLogger("crypto_service.server")
@@ -78,7 +77,7 @@ def build_app(settings: Settings) -> App:
     authenticator = Authenticator.from_settings(settings)
     guard = CallGuard(authenticator, require_auth=settings.require_auth)
     catalog = CatalogCache()
-    hub = PriceHub(encoder=convert.encode_price_update, max_streams=settings.max_price_streams)
+    hub = PriceHub(encoder=framed_price_update, max_streams=settings.max_price_streams)
     service = CryptoService(catalog, guard,
                             PriceStreams(hub, catalog, settings.stream_stuck_seconds))
     serving = ServiceStatus()

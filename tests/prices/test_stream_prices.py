@@ -195,7 +195,7 @@ async def test_cancelled_streams_free_everything(stub, hub, clock):
                 break
             await asyncio.sleep(0.01)
         assert not hub.subscriptions
-        assert clock.sleepers == 0
+        assert clock.pending == 0
     for _ in range(100):
         if len(asyncio.all_tasks()) <= baseline:
             break
@@ -225,4 +225,4 @@ async def test_a_client_deadline_ends_the_stream_and_frees_it(stub, hub, clock):
         if not hub.subscriptions:
             break
         await asyncio.sleep(0.01)
-    assert not hub.subscriptions and clock.sleepers == 0
+    assert not hub.subscriptions and clock.pending == 0

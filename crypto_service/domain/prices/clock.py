@@ -4,51 +4,68 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from typing import Callable, Protocol
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
 
 
 class Clock(Protocol):
     def now(self) -> float:
         """Monotonic seconds."""
 
-    async def sleep_until(self, deadline: float) -> None:
-        """Returns once now() >= deadline."""
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
+        """Calls `callback` on the event loop once now() >= deadline, unless cancelled."""
 
 
 class MonotonicClock:
     def now(self) -> float:
         return time.monotonic()
 
-    async def sleep_until(self, deadline: float) -> None:
-        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
+        # call_later, not call_at: the loop's own clock need not be time.monotonic (uvloop).
+        return asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()),
+                                                     callback)
+
+
+class ManualTimer:
+    def __init__(self, clock: ManualClock, deadline: float, callback: Callable[[], None]):
+        self.clock = clock
+        self.deadline = deadline
+        self.callback = callback
+
+    def cancel(self) -> None:
+        self.clock._timers.discard(self)
 
 
 class ManualClock:
-    """A clock that moves only when told to: `advance` wakes every sleeper it passes."""
+    """A clock that moves only when told to: `advance` runs every timer it passes, in
+    deadline order."""
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
-        self._sleepers: dict[asyncio.Future[None], float] = {}
+        self._timers: set[ManualTimer] = set()
 
     def now(self) -> float:
         return self._now
 
-    async def sleep_until(self, deadline: float) -> None:
-        if deadline <= self._now:
-            return
-        future = asyncio.get_running_loop().create_future()
-        self._sleepers[future] = deadline
-        try:
-            await future
-        finally:
-            self._sleepers.pop(future, None)  # a cancelled sleeper leaves nothing behind
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
+        timer = ManualTimer(self, deadline, callback)
+        self._timers.add(timer)
+        return timer
 
     @property
-    def sleepers(self) -> int:
-        return len(self._sleepers)
+    def pending(self) -> int:
+        """Timers set and neither run nor cancelled: what a finished stream must not leave."""
+        return len(self._timers)
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
-        for future, deadline in list(self._sleepers.items()):
-            if deadline <= self._now and not future.done():
-                future.set_result(None)
+        # A callback may set timers of its own: those due already run in this advance too.
+        while due := sorted((t for t in self._timers if t.deadline <= self._now),
+                            key=lambda t: t.deadline):
+            for timer in due:
+                if timer in self._timers:  # an earlier callback may have cancelled it
+                    self._timers.discard(timer)
+                    timer.callback()

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
 
 from ..catalog import Catalog
 from ..coins import top_coins
 from ..errors import InvalidArgument, NotFound, ResourceExhausted
-from .hub import PriceHub, Quote, quote_of
+from .hub import PriceHub, Quote, Sink, quote_of
 
 MAX_SYMBOLS = 100
 DEFAULT_INTERVAL, MIN_INTERVAL, MAX_INTERVAL = 5, 1, 3600
 DEFAULT_TOP = 10
-
-Send = Callable[[Any], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,28 +47,22 @@ def plan_stream(catalog: Catalog, symbols: list[str], interval_seconds: int) -> 
     return StreamPlan([quote_of(catalog.by_symbol[s]) for s in wanted], interval_seconds)
 
 
-async def run_stream(hub: PriceHub, plan: StreamPlan, send: Send, *,
+async def run_stream(hub: PriceHub, plan: StreamPlan, sink: Sink, *,
                      stuck_seconds: float) -> None:
     """Sends the latest price of every symbol at once, then again every interval, until
-    cancelled. A send the client does not take within `stuck_seconds` ends the stream with
-    ResourceExhausted; ticks missed while a send waits are skipped, not queued."""
+    cancelled. The hub delivers the ticks while the reader keeps up; this task sends only the
+    first one and those the reader had no room for, waiting for it. A reader that makes no
+    room within `stuck_seconds` ends the stream with ResourceExhausted."""
     # A catalog read may know a price the hub has not been told about yet (no feed running,
     # or a write by another process not yet relayed): older quotes are ignored by the hub.
     hub.publish(plan.quotes)
-    clock = hub.clock
-    with hub.subscribe(plan.symbols) as subscription:
-        due = clock.now()
+    with hub.subscribe(plan.symbols, plan.interval_seconds, sink) as subscription:
         while True:
-            await clock.sleep_until(due)
             try:
                 async with asyncio.timeout(stuck_seconds):
-                    for tick in subscription.latest():
-                        await send(tick.payload)
+                    while not sink.offer(subscription.payloads()):
+                        await sink.writable()
             except TimeoutError:
                 raise ResourceExhausted(f"the client read nothing for {stuck_seconds:g}s: "
                                         "price stream ended") from None
-            due += plan.interval_seconds
-            now = clock.now()
-            if due <= now:  # the reader was slow: keep the phase, drop the missed ticks
-                due += (now - due) // plan.interval_seconds * plan.interval_seconds \
-                    + plan.interval_seconds
+            await subscription.until_stalled()

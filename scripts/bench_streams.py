@@ -46,10 +46,8 @@ async def load(port: int, count: int, ramp_per_second: float, start: float, end:
     from grpclib.client import Channel
     from grpclib.const import Cardinality
 
+    from crypto_service.client.raw import RawCodec
     from crypto_service.generated import crypto as pb
-
-    sys.path.insert(0, str(ROOT))
-    from tests.rpc.test_wire import RawCodec
 
     channels = [Channel("127.0.0.1", port, codec=RawCodec())
                 for _ in range(-(-count // STREAMS_PER_CONNECTION))]

@@ -3,24 +3,12 @@ messages, several members of one oneof and unknown enum values get a clear statu
 
 import pytest
 from grpclib.const import Cardinality, Status
-from grpclib.encoding.base import CodecBase
 from grpclib.exceptions import GRPCError
 from grpclib.testing import ChannelFor
 
+from crypto_service.client.raw import RawCodec
 from crypto_service.generated import crypto as pb
 from tests.conftest import make_coin
-
-
-class RawCodec(CodecBase):
-    """Sends and receives bytes as they are."""
-
-    __content_subtype__ = "proto"
-
-    def encode(self, message, message_type):
-        return message
-
-    def decode(self, data, message_type):
-        return data
 
 
 @pytest.fixture

@@ -180,6 +180,8 @@ def serve(database: Path, port: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     time.sleep(3)
+    if process.poll() is not None:  # e.g. the port is taken: the load would go elsewhere
+        sys.exit(f"the server exited at start ({process.returncode}); see {log}")
     return process
 
 

@@ -25,6 +25,7 @@ from tortoise.functions import Count, Max
 from tortoise.signals import post_delete, post_save
 
 from ..db.models import Coin
+from ..db.rows import column, decoders
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ class CatalogCache:
             # The version first: a write landing between the two queries leaves a version
             # older than the data, so the next `refresh` reloads (never the reverse).
             version = await _table_version()
-            loaded = Catalog([CoinRecord.from_model(c) for c in await Coin.all()])
+            loaded = Catalog(await _load_records())
             # An invalidation during the load may describe a write this load missed: serve the
             # load to this read (it began before that write was acknowledged), keep nothing.
             if generation == self._generation:
@@ -137,6 +138,20 @@ async def _coin_saved(*_args: object) -> None:
 @post_delete(Coin)
 async def _coin_deleted(*_args: object) -> None:
     coins_changed()
+
+
+_RECORD_FIELDS = CoinRecord.__slots__
+
+
+async def _load_records() -> list[CoinRecord]:
+    # Every coin as `CoinRecord.from_model(coin)` would make it from `Coin.all()`, without the
+    # models: one plain select converted with Tortoise's rules (`db/rows.py`), which keeps this
+    # reload, done once a second while prices move, off the event loop's critical path.
+    connection = Coin._meta.db
+    sql = f"SELECT {', '.join(column(Coin, name) for name in _RECORD_FIELDS)} FROM coin"
+    _, rows = await connection.execute_query(sql)
+    decode = decoders(Coin, _RECORD_FIELDS)
+    return [CoinRecord(*[convert(value) for convert, value in zip(decode, row)]) for row in rows]
 
 
 async def _table_version() -> Version:

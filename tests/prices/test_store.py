@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,11 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from crypto_service.db.models import Coin
+from crypto_service.domain import catalog
 from crypto_service.domain.catalog import CatalogCache, CoinRecord, _load_records
+from crypto_service.domain.prices.feeds import simulate_step
+from crypto_service.domain.prices.hub import PriceHub
+from crypto_service.domain.prices.relay import PriceRelay
 from crypto_service.domain.prices.store import PRICE_FIELDS, write_prices
 from tests.conftest import make_coin
 
@@ -111,3 +116,28 @@ async def test_the_snapshot_after_a_write_is_a_fresh_load(db):
     fresh = await CatalogCache().current()
     assert [repr(c) for c in after_write.coins] == [repr(c) for c in fresh.coins]
     assert after_write.by_symbol["AONE"].current_price_usd == NEW_FIELDS["current_price_usd"]
+
+
+async def test_the_writers_relay_neither_reloads_nor_republishes_its_own_write(db, monkeypatch):
+    await make_coin("AONE")
+    hub, cache = PriceHub(), CatalogCache()
+    relay = PriceRelay(hub, cache, db.database_url, poll_seconds=1)
+    await relay.refresh()
+    await simulate_step(hub, cache, 1, random.Random(1))  # writes and publishes here
+
+    loads, taken = [], []
+    monkeypatch.setattr(catalog, "_load_records", counting(catalog._load_records, loads))
+    publish = hub.publish
+    monkeypatch.setattr(hub, "publish", lambda quotes: taken.extend(publish(quotes)))
+    await cache.current()  # the first read after the write reloads, once
+    await relay.refresh()
+    assert len(loads) == 1
+    # The stored timestamp is the published one, so the reloaded quotes are not newer.
+    assert taken == []
+
+
+def counting(load, calls: list):
+    async def wrapped():
+        calls.append(1)
+        return await load()
+    return wrapped

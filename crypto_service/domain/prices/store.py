@@ -4,10 +4,12 @@ Every price source (simulator, import, sync) ends here. A write bumps the rows' 
 which is what `CatalogCache` and the SQLite relay notice; on PostgreSQL the same transaction
 also sends a NOTIFY, delivered to listeners only if it commits.
 
-It runs once a second on the serving process's event loop, so it sends plain SQL (one light
-locking read, one prepared update run per coin) with Tortoise's own value conversions
-(`db/rows.py`) instead of instantiating models and building `bulk_update`'s CASE statement,
-which blocked the loop for 30-60 ms a step. The stored `updated_at` is the quotes' timestamp.
+The simulator runs it every second on the serving process's event loop, so it sends plain SQL
+(one light locking read, one prepared update run per coin) with Tortoise's own value
+conversions (`db/rows.py`) instead of instantiating models and building `bulk_update`'s CASE
+statement, which blocked the loop 30-70 ms a step. Conversions and statements go in batches of
+coins, so no piece holds the loop more than a few milliseconds. The stored `updated_at` is the
+published quotes' timestamp.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from ...db.models import Coin
-from ...db.rows import column, decoders, encode, placeholders
+from ...db.rows import ROWS_PER_BATCH, column, convert_rows, decoders, encode, placeholders
 from ..catalog import announce_in, coins_changed
 from ..coingecko import CoinData
 from .hub import Quote
@@ -51,6 +53,7 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
     database does not know are reported back, not created."""
     result = WriteResult()
     now = datetime.now(timezone.utc)
+    stamp = _python_value("updated_at", now)
     async with in_transaction() as connection:
         held = await _lock_current(connection, list(rows))
         updates: list[HeldCoin] = []
@@ -65,7 +68,7 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
                 result.unchanged += 1
                 continue
             # The values as the model would hold them after `update_from_dict`.
-            coin.update({k: _python_value(k, v) for k, v in changed.items()}, updated_at=now)
+            coin.update({k: _python_value(k, v) for k, v in changed.items()}, updated_at=stamp)
             updates.append(coin)
             changed_fields.update(changed)
             result.updated.append(Quote(symbol, coin["current_price_usd"],
@@ -88,26 +91,30 @@ async def _lock_current(connection: Any, symbols: list[str]) -> dict[str, HeldCo
     if not symbols:
         return {}
     lock = " FOR UPDATE" if connection.capabilities.dialect == "postgres" else ""
+    marks = ", ".join(placeholders(connection, len(symbols)))
     sql = (f"SELECT {', '.join(column(Coin, name) for name in _HELD)} FROM coin "
-           f"WHERE {column(Coin, 'symbol')} IN ({', '.join(placeholders(connection, len(symbols)))})"
-           f"{lock}")
+           f"WHERE {column(Coin, 'symbol')} IN ({marks}){lock}")
     _, found = await connection.execute_query(sql, symbols)
     decode = decoders(Coin, _HELD)
-    coins = [{name: convert(value) for name, convert, value in zip(_HELD, decode, row)}
-             for row in found]
+    coins = await convert_rows(found, lambda row: {
+        name: convert(value) for name, convert, value in zip(_HELD, decode, row)})
     return {coin["symbol"]: coin for coin in coins}
 
 
 async def _update(connection: Any, coins: list[HeldCoin], fields: list[str]) -> None:
-    # One prepared statement run once per coin: the transaction (and SQLite's single
-    # connection, which every read shares) is held for one round trip, not one per coin. Every
-    # coin sets all the batch's changed fields, its unchanged ones to the value it holds, as
+    # One prepared statement run for every coin, a batch of coins per round trip: the
+    # transaction (and SQLite's single connection, which every read shares) is held for a few
+    # round trips, not one per coin, and since asyncpg encodes a whole `executemany` on the
+    # event loop (~30 us a row), a batch blocks it ~1 ms, not the whole write. Every coin sets
+    # all of the write's changed fields, its unchanged ones to the value it holds, as
     # `bulk_update` did.
     marks = placeholders(connection, len(fields) + 1)
     sets = ", ".join(f"{column(Coin, name)} = {mark}" for name, mark in zip(fields, marks))
     sql = f"UPDATE coin SET {sets} WHERE {column(Coin, 'id')} = {marks[-1]}"
-    await connection.execute_many(sql, [[encode(Coin, name, coin[name]) for name in fields]
-                                        + [coin["id"]] for coin in coins])
+    values = await convert_rows(coins, lambda coin: [
+        *(encode(Coin, name, coin[name]) for name in fields), coin["id"]])
+    for start in range(0, len(values), ROWS_PER_BATCH):
+        await connection.execute_many(sql, values[start:start + ROWS_PER_BATCH])
 
 
 def _python_value(name: str, value: Any) -> Any:

@@ -1,6 +1,7 @@
 """StreamPrices, served on the grpclib stream itself: the hub's pre-framed bytes go straight
-into the stream's HTTP/2 connection, where the generated server-stream helper would encode
-every message again and grpclib would write to the socket once per message.
+into the stream's HTTP/2 connection (as DATA frames, see h2_data.py), where the generated
+server-stream helper would encode every message again and grpclib would write to the socket
+once per message.
 
 (Uses grpclib's stream internals, stable since 0.4: `_stream`, its `_h2_connection`,
 `_transport`, `window_updated` and its connection's `write_ready`.)
@@ -16,6 +17,7 @@ from ..domain.catalog import CatalogCache
 from ..domain.errors import InvalidArgument
 from ..domain.prices.hub import PriceHub, Quote
 from ..domain.prices.stream import plan_stream, run_stream
+from .h2_data import send_data
 
 
 def framed_price_update(quote: Quote) -> bytes:
@@ -66,11 +68,11 @@ class FramedSink:
             return False
         frame_size = self._h2.max_outbound_frame_size
         if len(data) <= frame_size:
-            self._h2.send_data(stream_id, data)
+            send_data(self._h2, stream_id, data)
         else:
             view = memoryview(data)
             for start in range(0, len(data), frame_size):
-                self._h2.send_data(stream_id, bytes(view[start:start + frame_size]))
+                send_data(self._h2, stream_id, bytes(view[start:start + frame_size]))
         self._writes.add(self._stream)
         return True
 

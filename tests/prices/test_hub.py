@@ -12,6 +12,7 @@ import pytest
 from crypto_service.domain.errors import ResourceExhausted
 from crypto_service.domain.prices.clock import ManualClock
 from crypto_service.domain.prices.hub import PriceHub, Quote
+from crypto_service.domain.prices.slots import PER_CALLBACK, TimeSlots
 from crypto_service.domain.prices.stream import StreamPlan, run_stream
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -173,3 +174,34 @@ async def test_a_reader_that_never_makes_room_ends_with_resource_exhausted():
     with pytest.raises(ResourceExhausted, match="read nothing for 0.05s"):
         await asyncio.wait_for(task, 5)
     assert not hub.subscriptions and not hub.slots and clock.pending == 0
+
+
+class CountingClock(ManualClock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.timers_set = 0
+
+    def call_at(self, deadline, callback):
+        self.timers_set += 1
+        return super().call_at(deadline, callback)
+
+
+def test_a_slot_is_delivered_a_batch_per_callback_skipping_items_discarded_meanwhile():
+    clock = CountingClock()
+    count = PER_CALLBACK * 2 + 5
+    discarded = PER_CALLBACK + 1  # due in the second batch, discarded during the first
+    delivered: list[int] = []
+
+    def deliver(item: int) -> None:
+        delivered.append(item)
+        if item == 0:
+            slots.discard(discarded)
+
+    slots = TimeSlots(clock, deliver)
+    for item in range(count):
+        slots.add(item, 1)
+    assert clock.timers_set == 1
+    clock.advance(1)
+    assert delivered == [i for i in range(count) if i != discarded]
+    assert clock.timers_set == 3  # the slot's timer, then one per further batch
+    assert not slots and clock.pending == 0

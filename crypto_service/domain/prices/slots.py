@@ -1,9 +1,9 @@
 """When each stream is next due, kept in time slots with one timer per slot.
 
 One timer per stream would cost, at 10,000 streams on a 1 s interval, 10,000 timer wake-ups
-and task switches every second. With 10 ms slots there are at most 100 a second, each
-delivering to every stream due in it in one callback, and a stream is served at most one slot
-late.
+and task switches every second. With 10 ms slots there are at most 100 timers a second, each
+delivering to the streams due in its slot, a batch per event-loop callback, and a stream is
+served at most one slot (plus the batches before it) late.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Callable, Generic, Hashable, TypeVar
 from .clock import Clock, Timer
 
 SLOTS_PER_SECOND = 100
+# Deliveries per event-loop callback: about a millisecond of work.
+PER_CALLBACK = 32
 # A due time a float rounding error past a slot boundary belongs to that slot, not the next.
 _ROUNDING = 1e-6
 
@@ -53,10 +55,25 @@ class TimeSlots(Generic[T]):
     def __len__(self) -> int:
         return len(self._slot_of)
 
-    def _fire(self, slot: int) -> None:
-        del self._timers[slot]
-        members = self._members.pop(slot)
-        for item in members:
-            del self._slot_of[item]
-        for item in members:
-            self._deliver(item)
+    def _fire(self, slot: int, order: list[T] | None = None, start: int = 0) -> None:
+        # A slot is delivered PER_CALLBACK items at a time, with the event loop's I/O in
+        # between: a unary call arriving meanwhile waits for one batch, not for the slot.
+        members = self._members[slot]
+        if order is None:
+            order = list(members)
+        end = start + PER_CALLBACK
+        for item in order[start:end]:
+            if item in members:  # not discarded by an earlier delivery of this slot
+                del members[item]
+                del self._slot_of[item]
+                self._deliver(item)
+        if self._members.get(slot) is not members:
+            return  # emptied by a discard, which cancelled the slot's timer
+        if not members:
+            del self._members[slot]
+            del self._timers[slot]
+            return
+        if end >= len(order):  # added to this slot while it was being delivered
+            order, end = list(members), 0
+        self._timers[slot] = self.clock.call_at(self.clock.now(),
+                                                lambda: self._fire(slot, order, end))

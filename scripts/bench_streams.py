@@ -175,6 +175,7 @@ def measure(server: subprocess.Popen, port: int, subscribers: int, window: float
         "getcoin_calls": len(latencies),
         "server_cpu": server_cpu,
         "errors": errors,
+        "load_nice": load_nice,
     }
 
 

@@ -12,6 +12,7 @@ each stream's `Sink`: a sink takes a tick at once when its reader has room for i
 stream whose reader has no room wakes its own task, which waits for the reader (see
 stream.py). So a healthy stream costs no task switch and no timer of its own per tick.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -43,7 +43,8 @@ class PriceStreams:
         plan = plan_stream(await self.catalog.current(), request.symbols,
                            request.interval_seconds)
         await stream.send_initial_metadata()
-        await run_stream(self.hub, plan, FramedSink(stream, self.writes), stuck_seconds=self.stuck_seconds)
+        await run_stream(self.hub, plan, FramedSink(stream, self.writes),
+                         stuck_seconds=self.stuck_seconds)
 
 
 class FramedSink:
@@ -86,7 +87,7 @@ class FramedSink:
 
 class BatchedWrites:
     """What the sinks have framed, sent in one socket write per connection per turn of the
-    event loop: for a slot of 100 streams on one connection, one write instead of 100."""
+    event loop: for the streams of one connection delivered in one callback, one write."""
 
     def __init__(self) -> None:
         self._due: dict[Any, Any] = {}  # a grpclib connection -> one of its streams

@@ -74,6 +74,22 @@ async def convert_rows(rows: Iterable[T], convert: Callable[[T], R]) -> list[R]:
     return result
 
 
+async def select(connection: BaseDBAsyncClient, model: type[Model], names: Sequence[str],
+                 condition: str = "", params: Sequence[Any] = ()) -> list[list[Any]]:
+    """`SELECT names FROM` the model's table, plus `condition` (WHERE, FOR UPDATE, ...), with
+    each row's values converted to what the model would hold, in batches."""
+    sql = (f"SELECT {', '.join(column(model, name) for name in names)} "
+           f"FROM {table(model)}{condition}")
+    _, rows = await connection.execute_query(sql, list(params) or None)
+    decode = decoders(model, names)
+    return await convert_rows(rows, lambda row: [convert(value)
+                                                 for convert, value in zip(decode, row)])
+
+
+def table(model: type[Model]) -> str:
+    return f'"{model._meta.db_table}"'
+
+
 def column(model: type[Model], name: str) -> str:
     return f'"{model._meta.fields_db_projection[name]}"'
 

@@ -28,7 +28,7 @@ from tortoise.functions import Count, Max
 from tortoise.signals import post_delete, post_save
 
 from ..db.models import Coin
-from ..db.rows import column, convert_rows, decoders
+from ..db.rows import select
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +151,7 @@ async def _load_records() -> list[CoinRecord]:
     # models: one plain select converted with Tortoise's rules (`db/rows.py`). This reload runs
     # once a second while prices move; through the models it held the event loop 10-15 ms, in
     # batches it holds it about a millisecond at a time.
-    connection = Coin._meta.db
-    sql = f"SELECT {', '.join(column(Coin, name) for name in _RECORD_FIELDS)} FROM coin"
-    _, rows = await connection.execute_query(sql)
-    decode = decoders(Coin, _RECORD_FIELDS)
-    return await convert_rows(
-        rows, lambda row: CoinRecord(*[convert(value) for convert, value in zip(decode, row)]))
+    return [CoinRecord(*row) for row in await select(Coin._meta.db, Coin, _RECORD_FIELDS)]
 
 
 async def _table_version() -> Version:

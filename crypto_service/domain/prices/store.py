@@ -21,7 +21,15 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from ...db.models import Coin
-from ...db.rows import ROWS_PER_BATCH, column, convert_rows, decoders, encode, placeholders
+from ...db.rows import (
+    ROWS_PER_BATCH,
+    column,
+    convert_rows,
+    encode,
+    placeholders,
+    select,
+    table,
+)
 from ..catalog import announce_in, coins_changed
 from ..coingecko import CoinData
 from .hub import Quote
@@ -92,12 +100,9 @@ async def _lock_current(connection: Any, symbols: list[str]) -> dict[str, HeldCo
         return {}
     lock = " FOR UPDATE" if connection.capabilities.dialect == "postgres" else ""
     marks = ", ".join(placeholders(connection, len(symbols)))
-    sql = (f"SELECT {', '.join(column(Coin, name) for name in _HELD)} FROM coin "
-           f"WHERE {column(Coin, 'symbol')} IN ({marks}){lock}")
-    _, found = await connection.execute_query(sql, symbols)
-    decode = decoders(Coin, _HELD)
-    coins = await convert_rows(found, lambda row: {
-        name: convert(value) for name, convert, value in zip(_HELD, decode, row)})
+    rows = await select(connection, Coin, _HELD,
+                        f" WHERE {column(Coin, 'symbol')} IN ({marks}){lock}", symbols)
+    coins = [dict(zip(_HELD, row)) for row in rows]
     return {coin["symbol"]: coin for coin in coins}
 
 
@@ -110,7 +115,7 @@ async def _update(connection: Any, coins: list[HeldCoin], fields: list[str]) -> 
     # `bulk_update` did.
     marks = placeholders(connection, len(fields) + 1)
     sets = ", ".join(f"{column(Coin, name)} = {mark}" for name, mark in zip(fields, marks))
-    sql = f"UPDATE coin SET {sets} WHERE {column(Coin, 'id')} = {marks[-1]}"
+    sql = f"UPDATE {table(Coin)} SET {sets} WHERE {column(Coin, 'id')} = {marks[-1]}"
     values = await convert_rows(coins, lambda coin: [
         *(encode(Coin, name, coin[name]) for name in fields), coin["id"]])
     for start in range(0, len(values), ROWS_PER_BATCH):

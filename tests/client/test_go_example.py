@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -36,8 +35,8 @@ SOURCES = {
 }
 MISSING = sorted({package for tool, package in TOOLS.items() if not shutil.which(tool)}
                  | {package for path, package in SOURCES.items() if not (GOCODE / path).exists()})
-needs_go = pytest.mark.skipif(bool(MISSING), reason="the Go example is built from Debian's "
-                              f"packages; missing: {' '.join(MISSING)}")
+needs_go = pytest.mark.skipif(bool(MISSING), reason="the Go example builds from Debian's "
+                              f"packages, missing here: apt-get install {' '.join(MISSING)}")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +56,7 @@ def address(tmp_path_factory) -> Iterator[str]:
     database = tmp_path_factory.mktemp("go-example-db") / "crypto.db"
     env = {**os.environ, "CRYPTO_DATABASE_URL": f"sqlite://{database}",
            "CRYPTO_SIMULATE": "false", "CRYPTO_REQUIRE_AUTH": "true",
-           "CRYPTO_JWT_SECRET": SECRET, "CRYPTO_GRACE_PERIOD_SECONDS": "2"}
+           "CRYPTO_JWT_SECRET": SECRET}
     for command in ("migrate", "seed"):
         done = run_cli(command, env=env)
         assert done.returncode == 0, done.stderr
@@ -65,12 +64,8 @@ def address(tmp_path_factory) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        process.kill()  # a graceful stop is tests/server/test_process.py's subject
+        process.communicate()
 
 
 def token(user_id: int, *, admin: bool = False) -> str:

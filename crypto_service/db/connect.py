@@ -28,6 +28,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         credentials.setdefault("busy_timeout", settings.sqlite_busy_timeout_ms)
         credentials.setdefault("synchronous", "NORMAL")
     else:
+        connection["engine"] = "crypto_service.db.asyncpg_engine"
         credentials.setdefault("minsize", 1)
         credentials.setdefault("maxsize", settings.db_pool_size)
     return {

@@ -1,0 +1,55 @@
+"""Another process holds SQLite's write lock past the busy timeout (as `crypto seed`, a price
+import or a second worker can): writes answer UNAVAILABLE meanwhile, reads keep answering,
+and everything answers normally once the lock is released."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from crypto_service.db import connect
+from crypto_service.generated import crypto as pb
+from tests.conftest import BACKENDS, make_coin
+from tests.faults.conftest import sqlite_path, stuck_transactions
+
+BUSY_TIMEOUT_MS = 50
+
+
+@pytest.fixture
+async def db(settings):
+    """The database with a short busy timeout, so the ledger's retries run out quickly."""
+    settings = settings.with_overrides(sqlite_busy_timeout_ms=BUSY_TIMEOUT_MS)
+    await connect.open_database(settings)
+    try:
+        yield settings
+    finally:
+        await connect.close_database()
+
+
+@pytest.mark.parametrize("settings", [BACKENDS[0]], indirect=True)
+async def test_a_write_lock_held_from_outside_gives_unavailable_then_normal_answers(served, db):
+    stub = served.stub
+    await make_coin("BTC")
+    await stub.deposit(pb.DepositRequest(user_id=1, symbol="BTC", amount="10"))
+    transfer = pb.TransferRequest(from_user_id=1, to_user_id=2, symbol="BTC", amount="4")
+
+    outside = sqlite3.connect(sqlite_path(db), isolation_level=None)
+    try:
+        outside.execute("BEGIN IMMEDIATE")
+        for _ in range(2):  # the second finds the engine's own lock given back
+            with pytest.raises(GRPCError) as refused:
+                await stub.transfer(transfer, timeout=20)
+            assert refused.value.status is Status.UNAVAILABLE
+            assert refused.value.message == "the ledger is busy: try again"
+        wallet = await stub.get_wallet(pb.GetWalletRequest(user_id=1, symbol="BTC"), timeout=20)
+        assert wallet.wallet.balance == "10"  # reads do not wait for writers
+    finally:
+        outside.execute("ROLLBACK")
+        outside.close()
+
+    moved = await stub.transfer(transfer, timeout=20)
+    assert (moved.from_wallet.balance, moved.to_wallet.balance) == ("6", "4")
+    assert await stuck_transactions(db) == 0

@@ -115,6 +115,17 @@ async def db(settings: Settings) -> AsyncIterator[Settings]:
 
 
 @pytest.fixture
+async def busy_db(settings: Settings) -> AsyncIterator[Settings]:
+    """`db` with a 50 ms SQLite busy timeout: a write lock held elsewhere fails fast."""
+    settings = settings.with_overrides(sqlite_busy_timeout_ms=50)
+    await connect.open_database(settings)
+    try:
+        yield settings
+    finally:
+        await connect.close_database()
+
+
+@pytest.fixture
 async def app(db: Settings) -> App:
     return build_app(db)
 

@@ -10,23 +10,15 @@ import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from crypto_service.db import connect
 from crypto_service.generated import crypto as pb
 from tests.conftest import BACKENDS, make_coin
 from tests.faults.conftest import sqlite_path, stuck_transactions
 
-BUSY_TIMEOUT_MS = 50
-
 
 @pytest.fixture
-async def db(settings):
-    """The database with a short busy timeout, so the ledger's retries run out quickly."""
-    settings = settings.with_overrides(sqlite_busy_timeout_ms=BUSY_TIMEOUT_MS)
-    await connect.open_database(settings)
-    try:
-        yield settings
-    finally:
-        await connect.close_database()
+def db(busy_db):
+    """A short busy timeout: the ledger's retries run out quickly."""
+    return busy_db
 
 
 @pytest.mark.parametrize("settings", [BACKENDS[0]], indirect=True)

@@ -116,8 +116,9 @@ async def db(settings: Settings) -> AsyncIterator[Settings]:
 
 @pytest.fixture
 async def busy_db(settings: Settings) -> AsyncIterator[Settings]:
-    """`db` with a 50 ms SQLite busy timeout: a write lock held elsewhere fails fast."""
-    settings = settings.with_overrides(sqlite_busy_timeout_ms=50)
+    """`db` waiting 50 ms for a lock held elsewhere (SQLite's busy timeout, PostgreSQL's
+    lock_timeout) before a statement fails."""
+    settings = settings.with_overrides(sqlite_busy_timeout_ms=50, postgres_lock_timeout_ms=50)
     await connect.open_database(settings)
     try:
         yield settings

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
 from grpclib.client import Channel
 from grpclib.events import RecvRequest, listen
-from grpclib.server import Server
 
-from crypto_service.db.connect import is_sqlite
+from crypto_service.db.connect import APPLICATION_NAME, is_sqlite
 from crypto_service.generated import crypto as pb
 from crypto_service.server.app import App
 from crypto_service.settings import Settings
@@ -30,7 +30,8 @@ class Served:
 
 @pytest.fixture
 async def served(app: App) -> AsyncIterator[Served]:
-    server = Server(app.services, codec=app.codec)
+    """The app's own server (so `App.drain` works on it) on a free loopback port."""
+    server = app.server
     methods: list[str] = []
 
     async def received(event: RecvRequest) -> None:
@@ -70,6 +71,29 @@ async def stuck_transactions(settings: Settings) -> int:
     try:
         return await admin.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")
+            "AND state LIKE 'idle in transaction%' AND application_name = $1",
+            APPLICATION_NAME)
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def write_lock_held_outside(settings: Settings) -> AsyncIterator[None]:
+    """Another process in the middle of a write: on SQLite it holds the database's write lock,
+    on PostgreSQL every wallet row's lock."""
+    if is_sqlite(settings.database_url):
+        outside = sqlite3.connect(sqlite_path(settings), isolation_level=None)
+        outside.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            outside.execute("ROLLBACK")
+            outside.close()
+        return
+    outside = await asyncpg.connect(settings.database_url)
+    try:
+        async with outside.transaction():
+            await outside.execute("SELECT id FROM wallet FOR UPDATE")
+            yield
+    finally:
+        await outside.close()

@@ -177,3 +177,31 @@ async def test_a_write_past_its_deadline_finishes_and_the_caller_gets_deadline_e
     wallet = await served.stub.get_wallet(pb.GetWalletRequest(user_id=1, symbol="BTC"))
     assert wallet.wallet.balance == "3"
     assert await stuck_transactions(db) == 0
+
+
+async def test_drain_ends_a_call_past_the_grace_period_but_waits_for_its_write(
+        served, db, monkeypatch):
+    await make_coin("BTC")
+    await served.stub.deposit(pb.DepositRequest(user_id=1, symbol="BTC", amount="10"))
+    inside, release = asyncio.Event(), asyncio.Event()
+    real_bulk_update = Wallet.bulk_update
+
+    async def held_bulk_update(*args, **kwargs):
+        inside.set()
+        await release.wait()
+        return await real_bulk_update(*args, **kwargs)
+
+    monkeypatch.setattr(Wallet, "bulk_update", held_bulk_update)
+    call = asyncio.ensure_future(served.stub.withdraw(
+        pb.WithdrawRequest(user_id=1, symbol="BTC", amount="2.5", destination_address="bc1q"),
+        metadata={"idempotency-key": "at-shutdown"}))
+    await inside.wait()
+    drain = asyncio.ensure_future(served.app.drain(grace_seconds=1.0))
+    assert await outcome(call) == "UNAVAILABLE"  # ended once the grace period was over
+    assert not drain.done()  # still waiting for the write
+    release.set()
+    await drain
+    assert writes.in_flight() == 0
+    monkeypatch.undo()
+    assert (await Wallet.get(user_id=1)).balance == Decimal("7.5")
+    assert await LedgerTransaction.filter(idempotency_key="at-shutdown").count() == 1

@@ -8,8 +8,10 @@ import asyncio
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
@@ -45,6 +47,26 @@ def storm_call(stub: pb.CryptoServiceStub, i: int, *, timeout: float | None):
                                                     to_user_id=user % USERS + 1,
                                                     symbol="BTC", amount="0.75"),
                                  timeout=timeout, metadata=metadata)
+
+
+@pytest.fixture
+def hold_writes(monkeypatch) -> Callable[[], tuple[asyncio.Event, asyncio.Event]]:
+    """From the call of `hold_writes()` on, ledger writes stop inside their transaction, just
+    before writing the balances, and set `inside`; they go on once `release` is set."""
+
+    def hold() -> tuple[asyncio.Event, asyncio.Event]:
+        inside, release = asyncio.Event(), asyncio.Event()
+        real_bulk_update = Wallet.bulk_update
+
+        async def held_bulk_update(*args, **kwargs):
+            inside.set()
+            await release.wait()
+            return await real_bulk_update(*args, **kwargs)
+
+        monkeypatch.setattr(Wallet, "bulk_update", held_bulk_update)
+        return inside, release
+
+    return hold
 
 
 async def outcome(call) -> str:
@@ -121,20 +143,12 @@ async def test_a_storm_of_cut_short_writes_leaves_the_server_answering(served, d
     assert report.clean, report.problems
 
 
-async def test_a_write_cancelled_by_its_client_still_commits_once(served, db, monkeypatch):
+async def test_a_write_cancelled_by_its_client_still_commits_once(served, db, hold_writes):
     """The client gives up while the transaction is open; it commits anyway, and the retry
     with the same key is answered as a replay."""
     await make_coin("BTC")
     await served.stub.deposit(pb.DepositRequest(user_id=1, symbol="BTC", amount="10"))
-    inside, release = asyncio.Event(), asyncio.Event()
-    real_bulk_update = Wallet.bulk_update
-
-    async def held_bulk_update(*args, **kwargs):
-        inside.set()
-        await release.wait()
-        return await real_bulk_update(*args, **kwargs)
-
-    monkeypatch.setattr(Wallet, "bulk_update", held_bulk_update)
+    inside, release = hold_writes()
     request = pb.TransferRequest(from_user_id=1, to_user_id=2, symbol="BTC", amount="4")
     call = asyncio.ensure_future(served.stub.transfer(
         request, timeout=10, metadata={"idempotency-key": "cut-short"}))
@@ -144,7 +158,6 @@ async def test_a_write_cancelled_by_its_client_still_commits_once(served, db, mo
     assert writes.in_flight() == 1  # the handler is gone, its write is not
     release.set()
     assert await writes.wait_in_flight(timeout=10)
-    monkeypatch.undo()
 
     replay = await served.stub.transfer(request, timeout=10,
                                         metadata={"idempotency-key": "cut-short"})
@@ -155,17 +168,9 @@ async def test_a_write_cancelled_by_its_client_still_commits_once(served, db, mo
 
 
 async def test_a_write_past_its_deadline_finishes_and_the_caller_gets_deadline_exceeded(
-        served, db, monkeypatch):
+        served, db, hold_writes):
     await make_coin("BTC")
-    inside, release = asyncio.Event(), asyncio.Event()
-    real_bulk_update = Wallet.bulk_update
-
-    async def held_bulk_update(*args, **kwargs):
-        inside.set()
-        await release.wait()
-        return await real_bulk_update(*args, **kwargs)
-
-    monkeypatch.setattr(Wallet, "bulk_update", held_bulk_update)
+    inside, release = hold_writes()
     call = asyncio.ensure_future(served.stub.deposit(
         pb.DepositRequest(user_id=1, symbol="BTC", amount="3", transaction_id="chain-1"),
         timeout=0.2))
@@ -173,25 +178,16 @@ async def test_a_write_past_its_deadline_finishes_and_the_caller_gets_deadline_e
     assert await outcome(call) in ("DEADLINE_EXCEEDED", "client deadline")
     release.set()
     assert await writes.wait_in_flight(timeout=10)
-    monkeypatch.undo()
     wallet = await served.stub.get_wallet(pb.GetWalletRequest(user_id=1, symbol="BTC"))
     assert wallet.wallet.balance == "3"
     assert await stuck_transactions(db) == 0
 
 
 async def test_drain_ends_a_call_past_the_grace_period_but_waits_for_its_write(
-        served, db, monkeypatch):
+        served, db, hold_writes):
     await make_coin("BTC")
     await served.stub.deposit(pb.DepositRequest(user_id=1, symbol="BTC", amount="10"))
-    inside, release = asyncio.Event(), asyncio.Event()
-    real_bulk_update = Wallet.bulk_update
-
-    async def held_bulk_update(*args, **kwargs):
-        inside.set()
-        await release.wait()
-        return await real_bulk_update(*args, **kwargs)
-
-    monkeypatch.setattr(Wallet, "bulk_update", held_bulk_update)
+    inside, release = hold_writes()
     call = asyncio.ensure_future(served.stub.withdraw(
         pb.WithdrawRequest(user_id=1, symbol="BTC", amount="2.5", destination_address="bc1q"),
         metadata={"idempotency-key": "at-shutdown"}))
@@ -202,6 +198,5 @@ async def test_drain_ends_a_call_past_the_grace_period_but_waits_for_its_write(
     release.set()
     await drain
     assert writes.in_flight() == 0
-    monkeypatch.undo()
     assert (await Wallet.get(user_id=1)).balance == Decimal("7.5")
     assert await LedgerTransaction.filter(idempotency_key="at-shutdown").count() == 1

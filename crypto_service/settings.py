@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite://./crypto.db"
     db_pool_size: int = Field(default=10, ge=1, le=1000)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # How long a PostgreSQL statement waits for a row lock another session holds before the
+    # ledger counts it as a lost race (retried, then UNAVAILABLE); 0 waits for ever.
+    postgres_lock_timeout_ms: int = Field(default=5000, ge=0)
 
     host: str = "[::]"
     port: int = Field(default=50051, ge=0, le=65535)

@@ -115,6 +115,18 @@ async def db(settings: Settings) -> AsyncIterator[Settings]:
 
 
 @pytest.fixture
+async def busy_db(settings: Settings) -> AsyncIterator[Settings]:
+    """`db` waiting 50 ms for a lock held elsewhere (SQLite's busy timeout, PostgreSQL's
+    lock_timeout) before a statement fails."""
+    settings = settings.with_overrides(sqlite_busy_timeout_ms=50, postgres_lock_timeout_ms=50)
+    await connect.open_database(settings)
+    try:
+        yield settings
+    finally:
+        await connect.close_database()
+
+
+@pytest.fixture
 async def app(db: Settings) -> App:
     return build_app(db)
 

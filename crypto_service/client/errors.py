@@ -58,7 +58,8 @@ class ResourceExhausted(CryptoError):
 
 
 class InsufficientFunds(CryptoError):
-    """FAILED_PRECONDITION: the service's only precondition is a balance large enough."""
+    """FAILED_PRECONDITION: a balance too small for the amount, or one the amount would take
+    past the most a wallet holds (the message says which)."""
 
     status = Status.FAILED_PRECONDITION
 

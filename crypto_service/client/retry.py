@@ -1,7 +1,8 @@
 """When to retry a call, and with what backoff.
 
-Only UNAVAILABLE is retried: the server was unreachable or shutting down, so the call either
-never ran or ran on a server that answers the same retried request the same way. Reads are
+Only UNAVAILABLE is retried: the server was unreachable or shutting down, or its database
+busy or unreachable for a moment, so a retry can succeed. Every other status is an answer that
+a retry would only repeat (a refused amount, a missing wallet, a bug), and is not. Reads are
 always safe to retry; a write is retried only with an idempotency key, which makes the server
 apply it at most once (the client decides that, not this module).
 """

@@ -13,6 +13,7 @@ from ..settings import Settings
 
 MODELS_MODULE = "crypto_service.db.models"
 MIGRATIONS_PACKAGE = "crypto_service.db.migrations"
+APPLICATION_NAME = "crypto-service"
 
 
 def is_sqlite(database_url: str) -> bool:
@@ -28,8 +29,13 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         credentials.setdefault("busy_timeout", settings.sqlite_busy_timeout_ms)
         credentials.setdefault("synchronous", "NORMAL")
     else:
+        connection["engine"] = "crypto_service.db.asyncpg_engine"
         credentials.setdefault("minsize", 1)
         credentials.setdefault("maxsize", settings.db_pool_size)
+        # Operators find the service's sessions in pg_stat_activity by this name.
+        credentials.setdefault("application_name", APPLICATION_NAME)
+        server_settings = credentials.setdefault("server_settings", {})
+        server_settings.setdefault("lock_timeout", f"{settings.postgres_lock_timeout_ms}ms")
     return {
         "connections": {"default": connection},
         "apps": {

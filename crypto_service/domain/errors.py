@@ -1,4 +1,4 @@
-"""Domain errors. The server maps each to one gRPC status in one place (server/errors.py)."""
+"""Domain errors. The server maps each to one gRPC status in one place (server/guard.py)."""
 
 
 class DomainError(Exception):
@@ -15,6 +15,10 @@ class NotFound(DomainError):
 
 class InsufficientFunds(DomainError):
     pass
+
+
+class BalanceLimit(DomainError):
+    """A balance would pass the largest value its column holds."""
 
 
 class Conflict(DomainError):
@@ -34,4 +38,5 @@ class ResourceExhausted(DomainError):
 
 
 class Unavailable(DomainError):
-    """A transient condition (the database stayed busy): the caller may retry."""
+    """A transient condition (the database stayed busy or unreachable): the caller may
+    retry."""

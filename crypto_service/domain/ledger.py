@@ -15,16 +15,18 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import UUID
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from tenacity import wait_random_exponential
-from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from ..db import errors as db_errors
+from ..db import writes
 from ..db.models import LedgerEntry, LedgerTransaction, TransactionKind, Wallet
 from .catalog import Catalog, CoinRecord
-from .errors import Conflict, InsufficientFunds, NotFound, Unavailable
-from .money import ZERO, format_decimal
+from .errors import BalanceLimit, Conflict, DomainError, InsufficientFunds, NotFound
+from .errors import Unavailable
+from .money import MAX_BALANCE, ZERO, format_decimal
 from .paging import Page, bounded
 from .wallets import WalletView, new_address, view
 
@@ -34,10 +36,6 @@ DEPOSIT_SCOPE = "deposit"
 MAX_ATTEMPTS = 8
 HISTORY_DEFAULT_PAGE_SIZE, HISTORY_MAX_PAGE_SIZE = 20, 100
 
-# Lost races that a fresh attempt resolves: a duplicate key or wallet created concurrently
-# (IntegrityError), SQLite still locked after its busy timeout, a PostgreSQL deadlock or
-# serialization failure (OperationalError / TransactionManagementError).
-TRANSIENT = (IntegrityError, OperationalError, TransactionManagementError)
 
 
 def user_scope(user_id: int) -> str:
@@ -112,9 +110,18 @@ async def transfer(from_user_id: int, to_user_id: int, coin: CoinRecord, amount:
 
 
 async def _post(movement: Movement) -> Posted:
+    """The movement's whole transaction, retries included, runs to completion even when the
+    call that asked for it is cancelled (db/writes.py)."""
+    return await writes.run_to_completion(_post_with_retries(movement), expected=(DomainError,))
+
+
+async def _post_with_retries(movement: Movement) -> Posted:
+    """Lost races that a fresh attempt resolves are retried (db/errors.py says which: a
+    duplicate key or wallet created concurrently, SQLite busy past its timeout, a PostgreSQL
+    deadlock, serialization failure or lock timeout); if they go on, the ledger is busy."""
     try:
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT),
+            retry=retry_if_exception(db_errors.is_retryable),
             stop=stop_after_attempt(MAX_ATTEMPTS),
             wait=wait_random_exponential(multiplier=0.005, max=0.25),
             reraise=True,
@@ -125,7 +132,9 @@ async def _post(movement: Movement) -> Posted:
                 # on every first-time request, one attempt more on a replay).
                 return await _post_once(movement,
                                         look_up_key=attempt.retry_state.attempt_number > 1)
-    except TRANSIENT as exc:
+    except Exception as exc:
+        if not db_errors.is_retryable(exc):
+            raise
         log.warning("ledger write gave up after %d attempts: %s", MAX_ATTEMPTS, exc)
         raise Unavailable("the ledger is busy: try again") from None
     raise AssertionError("unreachable")
@@ -159,7 +168,15 @@ async def _post_once(movement: Movement, *, look_up_key: bool) -> Posted:
                     f"{format_decimal(movement.amount)}")
             source.balance -= movement.amount
         if movement.to_user_id is not None:
-            wallets[movement.to_user_id].balance += movement.amount
+            destination = wallets[movement.to_user_id]
+            if destination.balance + movement.amount > MAX_BALANCE:
+                # Refused here, the same on both backends: PostgreSQL would fail the write
+                # (numeric field overflow) and SQLite would store the text as it is.
+                raise BalanceLimit(
+                    f"{coin.symbol} balance of user {movement.to_user_id} would exceed "
+                    f"{format_decimal(MAX_BALANCE)}, the most a wallet can hold: it has "
+                    f"{format_decimal(destination.balance)}")
+            destination.balance += movement.amount
         for user_id, amount in ((movement.from_user_id, -movement.amount),
                                 (movement.to_user_id, movement.amount)):
             entries.append(LedgerEntry(transaction=tx, coin_id=coin.id, user_id=user_id,

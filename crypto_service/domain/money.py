@@ -21,6 +21,7 @@ FRACTION_DIGITS = 18
 INTEGER_DIGITS = 20  # 38 digits in all, the columns' precision
 QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)
 MAX_AMOUNT = Decimal(10) ** INTEGER_DIGITS - QUANTUM
+MAX_BALANCE = MAX_AMOUNT  # the largest value NUMERIC(38,18) holds
 MAX_AMOUNT_TEXT = 64
 
 ZERO = Decimal(0)

@@ -14,7 +14,7 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from ..auth import Authenticator
-from ..db import connect
+from ..db import connect, writes
 from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
@@ -49,16 +49,25 @@ class App:
     feeds: PriceFeeds
 
     async def drain(self, grace_seconds: float) -> None:
-        """Health NOT_SERVING, refuse new calls, end streams, let unary calls in flight finish
-        within the grace period, then close (grpclib's close alone would cancel them)."""
+        """Health NOT_SERVING, refuse new calls, end streams, let unary calls and ledger writes
+        in flight finish within the grace period, then close (grpclib's close alone would
+        cancel them). A call still running then ends with UNAVAILABLE, but its write (which
+        no cancellation interrupts, db/writes.py) gets one more grace period before the
+        database is closed under it (the database then rolls it back)."""
         self.serving.set(False)
         self.guard.draining = True
         await self.guard.abort_calls(streams_only=True)
         await self.feeds.stop()
+        deadline = asyncio.get_running_loop().time() + grace_seconds
         if not await self.guard.wait_unary_calls(grace_seconds):
             log.warning("grace period of %.1fs over: ending the calls still running",
                         grace_seconds)
             await self.guard.abort_calls(streams_only=False)
+            deadline = asyncio.get_running_loop().time() + grace_seconds
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        if writes.in_flight() and not await writes.wait_in_flight(remaining):
+            log.error("%d ledger writes still running after the grace period: closing the "
+                      "database under them", writes.in_flight())
         self.server.close()
         await self.server.wait_closed()
 

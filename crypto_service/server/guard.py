@@ -1,5 +1,6 @@
 """Wraps every CryptoService handler: domain errors become gRPC statuses in this one place,
-escaped bugs become a detail-free INTERNAL, and calls are tracked so shutdown can drain them."""
+a database that is busy or unreachable becomes UNAVAILABLE, escaped bugs become a detail-free
+INTERNAL, and calls are tracked so shutdown can drain them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
 
 from ..auth import POLICY, Authenticator, Rule, authorize
+from ..db import errors as db_errors
 from ..domain import errors, validate
 from .context import CallContext, current_call
 
@@ -20,6 +22,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], Status] = {
     errors.InvalidArgument: Status.INVALID_ARGUMENT,
     errors.NotFound: Status.NOT_FOUND,
     errors.InsufficientFunds: Status.FAILED_PRECONDITION,
+    errors.BalanceLimit: Status.FAILED_PRECONDITION,
     errors.Conflict: Status.ALREADY_EXISTS,
     errors.Unauthenticated: Status.UNAUTHENTICATED,
     errors.Forbidden: Status.PERMISSION_DENIED,
@@ -27,6 +30,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], Status] = {
     errors.Unavailable: Status.UNAVAILABLE,
 }
 SHUTTING_DOWN = "server is shutting down"
+DATABASE_UNAVAILABLE = "the database is unavailable: try again"
 
 
 def to_grpc_error(error: errors.DomainError) -> GRPCError:
@@ -106,11 +110,20 @@ class CallGuard:
                 raise
             except GRPCError:
                 raise
-            except Exception:
-                log.exception("unhandled error in %s", path)
-                raise GRPCError(Status.INTERNAL, "internal error") from None
+            except Exception as exc:
+                raise _unexpected(path, exc) from None
             finally:
                 del self._calls[task]
                 self._aborted.discard(task)
 
         return guarded
+
+
+def _unexpected(path: str, error: Exception) -> GRPCError:
+    """A database that is busy or unreachable is UNAVAILABLE (the pool reconnects by itself);
+    anything else is a bug: INTERNAL, logged here and only here."""
+    if db_errors.classify(error) in (db_errors.Fault.TRANSIENT, db_errors.Fault.CONNECTION):
+        log.warning("%s: database unavailable: %r", path, error)
+        return GRPCError(Status.UNAVAILABLE, DATABASE_UNAVAILABLE)
+    log.error("unhandled error in %s", path, exc_info=error)
+    return GRPCError(Status.INTERNAL, "internal error")

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,29 +20,13 @@ from crypto_service.client import AsyncCryptoClient, RetryPolicy, Unavailable
 from crypto_service.generated import crypto as pb
 from crypto_service.server.app import App
 from crypto_service.server.tls import ServerTLS, TLSConfigError, TLSFiles, server_context
-from tests.certs import Pair, TestCA
+from tests.certs import Handshake, Pair, Pki, client_context, handshake, replace
 from tests.client.servers import loopback
 from tests.conftest import make_coin
 
 # TLS has nothing to do with the database: SQLite is enough.
 pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 ONCE = RetryPolicy(attempts=1)
-
-
-@dataclass
-class Pki:
-    ca: TestCA
-    other: TestCA  # a CA the server does not trust
-    server: Pair
-    client: Pair
-    stranger: Pair  # a client certificate from `other`
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    ca, other = TestCA(tmp_path, "crypto-test-ca"), TestCA(tmp_path, "another-ca")
-    return Pki(ca, other, ca.issue("server"), ca.issue("client", "client.example"),
-               other.issue("stranger", "stranger.example"))
 
 
 @asynccontextmanager
@@ -65,43 +47,6 @@ async def mtls(app: App, pki: Pki) -> AsyncIterator[tuple[int, ServerTLS]]:
     tls = ServerTLS(TLSFiles(pki.server.cert, pki.server.key, pki.ca.file))
     async with serving(app, tls) as port:
         yield port, tls
-
-
-def client_context(ca: Path, pair: Pair | None = None, *,
-                   maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca))
-    context.set_alpn_protocols(["h2"])
-    if pair is not None:
-        context.load_cert_chain(pair.cert, pair.key)
-    if maximum is not None:
-        context.maximum_version = maximum
-    return context
-
-
-@dataclass
-class Handshake:
-    version: str | None = None
-    alpn: str | None = None
-    server_org: str | None = None
-    error: str | None = None  # the OpenSSL reason the connection failed with
-
-
-def handshake(port: int, context: ssl.SSLContext) -> Handshake:
-    """A TLS connection to the port, and whether the server answers HTTP/2 on it: with TLS 1.3
-    a refused client certificate ends the connection after the client's side of the
-    handshake, so the client sends the HTTP/2 preface and reads once."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        try:
-            with context.wrap_socket(raw, server_hostname="localhost") as conn:
-                subject = dict(pair[0] for pair in conn.getpeercert()["subject"])
-                made = Handshake(conn.version(), conn.selected_alpn_protocol(),
-                                 subject.get("organizationName"))
-                conn.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-                if not conn.recv(1):  # the server's SETTINGS frame, or the alert
-                    made.error = "closed without an alert"
-                return made
-        except ssl.SSLError as exc:
-            return Handshake(error=exc.reason)
 
 
 async def get_coin_name(port: int, **tls) -> str:
@@ -210,14 +155,6 @@ async def test_mtls_refuses_at_the_handshake(pki, mtls, who):
 # Rotation (the SIGHUP path end to end is in test_tls_process.py)
 
 
-def replace(pair: Pair, by: Pair) -> None:
-    """Overwrites the files as a deploy would: each written whole, then renamed over."""
-    for source, target in ((by.cert, pair.cert), (by.key, pair.key)):
-        staged = target.with_suffix(".new")
-        staged.write_bytes(source.read_bytes())
-        os.replace(staged, target)
-
-
 async def test_rotation_changes_new_handshakes_and_keeps_open_connections(pki, app, tmp_path,
                                                                           caplog):
     live = Pair(tmp_path / "live.pem", tmp_path / "live.key")
@@ -275,7 +212,7 @@ def encrypted_key(pair: Pair, target: Path) -> Path:
 
 
 def bad_files(pki: Pki, folder: Path, case: str) -> tuple[TLSFiles, str]:
-    cert, key, ca = pki.server.cert, pki.server.key, pki.ca.file
+    cert, key = pki.server.cert, pki.server.key
     garbage = folder / "garbage.pem"
     garbage.write_text("hello\n")
     missing = folder / "missing.pem"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Mapping
+from typing import Any
 
 FilePath = str | os.PathLike[str]
 
@@ -41,6 +43,15 @@ def tls_context(ssl_option: bool | ssl.SSLContext | None, *, tls: bool, ca: File
     if ssl_option is not None:
         raise ValueError("give either ssl= or the TLS options (tls, ca, cert, key), not both")
     return client_ssl_context(ca=ca, cert=cert, key=key)
+
+
+def tls_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The TLS options from the environment variables the `crypto` command reads too:
+    CRYPTO_TLS (1/true/yes/on), CRYPTO_TLS_CA, CRYPTO_CLIENT_TLS_CERT, CRYPTO_CLIENT_TLS_KEY."""
+    return {"tls": environ.get("CRYPTO_TLS", "").strip().lower() in ("1", "true", "yes", "on"),
+            "ca": environ.get("CRYPTO_TLS_CA") or None,
+            "cert": environ.get("CRYPTO_CLIENT_TLS_CERT") or None,
+            "key": environ.get("CRYPTO_CLIENT_TLS_KEY") or None}
 
 
 class _Encrypted(Exception):

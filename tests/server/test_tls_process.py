@@ -214,9 +214,10 @@ def test_grpcurl_with_a_client_certificate(pki, mtls):
     assert coin.returncode == 0, coin.stderr
     assert '"name": "Bitcoin"' in coin.stdout
 
-    without_certificate = tool(GRPCURL, "-cacert", pki.ca.file, address, "list")
+    without_certificate = tool(GRPCURL, "-cacert", pki.ca.file, "-connect-timeout", "3",
+                               address, "list")
     assert without_certificate.returncode != 0
-    plaintext = tool(GRPCURL, "-plaintext", address, "list")
+    plaintext = tool(GRPCURL, "-plaintext", "-connect-timeout", "3", address, "list")
     assert plaintext.returncode != 0
     assert mtls.process.poll() is None
     assert tool(GRPCURL, *tls, address, "list").returncode == 0  # still serving

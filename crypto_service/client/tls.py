@@ -8,6 +8,8 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
+from ..tls_keys import EncryptedKey, load_cert_chain
+
 FilePath = str | os.PathLike[str]
 
 
@@ -21,14 +23,14 @@ def client_ssl_context(*, ca: FilePath | None = None, cert: FilePath | None = No
         raise ValueError("a client key needs its certificate (--cert, CRYPTO_CLIENT_TLS_CERT)")
     try:
         context = ssl.create_default_context(cafile=ca)
-    except (OSError, ssl.SSLError) as exc:
+    except OSError as exc:  # ssl.SSLError included
         raise ValueError(f"TLS CA file {ca}: {_reason(exc)}") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["h2"])
     if cert is not None:
         try:
-            context.load_cert_chain(cert, key, password=_no_passphrase)
-        except (OSError, ssl.SSLError, _Encrypted) as exc:
+            load_cert_chain(context, cert, key)
+        except (OSError, EncryptedKey) as exc:
             files = f"{cert} and key {key}" if key is not None else str(cert)
             raise ValueError(f"TLS client certificate {files}: {_reason(exc)}") from None
     return context
@@ -54,16 +56,6 @@ def tls_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             "key": environ.get("CRYPTO_CLIENT_TLS_KEY") or None}
 
 
-class _Encrypted(Exception):
-    def __str__(self) -> str:
-        return "the key is encrypted; give an unencrypted one"
-
-
-def _no_passphrase() -> bytes:
-    # Without a callback OpenSSL would prompt on the terminal.
-    raise _Encrypted
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
         if exc.reason == "KEY_VALUES_MISMATCH":
@@ -71,4 +63,4 @@ def _reason(exc: BaseException) -> str:
         return exc.reason or str(exc)
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
-    return str(exc)
+    return "the key is encrypted; give an unencrypted one"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..settings import Settings
+from ..tls_keys import EncryptedKey, load_cert_chain
 
 log = logging.getLogger("crypto_service.server")
 
@@ -56,36 +57,19 @@ class TLSFiles:
         return f"certificate {self.cert}, key {self.key}{clients}"
 
 
-def _pem(label: str, path: Path, marker: bytes) -> bytes:
+def _pem(label: str, path: Path, marker: bytes) -> None:
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise TLSConfigError(f"TLS {label} {path}: {exc.strerror or exc}") from None
     if marker not in text:
         raise TLSConfigError(f"TLS {label} {path}: not a PEM file with a {label} in it")
-    return text
-
-
-class _Encrypted(Exception):
-    pass
-
-
-def _no_passphrase() -> bytes:
-    # Without a callback OpenSSL would prompt on the terminal, and a SIGHUP reload would hang.
-    raise _Encrypted
-
-
-def _encrypted(key: Path) -> TLSConfigError:
-    return TLSConfigError(f"TLS key {key} is encrypted: the server needs it unencrypted "
-                          "(it cannot ask for a passphrase)")
 
 
 def server_context(files: TLSFiles) -> ssl.SSLContext:
     """A server context holding the files, or TLSConfigError naming what is wrong."""
     _pem("certificate", files.cert, PEM_CERTIFICATE)
-    key = _pem("key", files.key, PEM_PRIVATE_KEY)
-    if b"ENCRYPTED" in key:
-        raise _encrypted(files.key)
+    _pem("key", files.key, PEM_PRIVATE_KEY)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)
@@ -95,9 +79,10 @@ def server_context(files: TLSFiles) -> ssl.SSLContext:
     context.options |= ssl.OP_NO_TICKET
     context.num_tickets = 0
     try:
-        context.load_cert_chain(files.cert, files.key, password=_no_passphrase)
-    except _Encrypted:
-        raise _encrypted(files.key) from None
+        load_cert_chain(context, files.cert, files.key)
+    except EncryptedKey:
+        raise TLSConfigError(f"TLS key {files.key} is encrypted: the server needs it "
+                             "unencrypted (it cannot ask for a passphrase)") from None
     except ssl.SSLError as exc:
         if exc.reason == "KEY_VALUES_MISMATCH":
             raise TLSConfigError(f"TLS key {files.key} does not match the certificate "

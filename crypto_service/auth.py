@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -10,7 +11,16 @@ from typing import Any
 import jwt
 
 from .domain.errors import Forbidden, Unauthenticated
-from .settings import Settings
+from .settings import AuthMode, Settings
+
+# A peer as asyncio reports it: (host, port) for IPv4, (host, port, flow, scope) for IPv6.
+PeerAddress = tuple[Any, ...]
+
+TOKEN_METADATA = "send request metadata 'authorization: Bearer <token>'"
+NEEDS_TOKEN = f"this call needs a bearer token: {TOKEN_METADATA}"
+REMOTE_NEEDS_TOKEN = (
+    f"a call from another host needs a bearer token: {TOKEN_METADATA}, or start the server "
+    "with CRYPTO_REQUIRE_AUTH=false to allow calls without one from any host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +124,33 @@ def _scopes(scope: Any) -> set[str]:
     return set()
 
 
-def authorize(rule: Rule, principal: Principal | None, request: Any, *,
-              require_auth: bool) -> None:
-    """Raises unless the caller may make this request. Without a token everything is allowed
-    when auth is not required (the demo mode); with one, the policy always applies."""
+def is_loopback(peer: PeerAddress | None) -> bool:
+    """Whether the peer is this host over loopback (127.0.0.0/8, ::1, or 127.x mapped into
+    IPv6). Anything that is not a parsable IP address (no address at all, a Unix socket, an
+    in-memory channel) is not: the safe answer for a rule that opens wallets."""
+    if not peer or not isinstance(peer[0], str):
+        return False
+    try:
+        address = ipaddress.ip_address(peer[0].partition("%")[0])  # without an IPv6 scope
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def authorize(rule: Rule, principal: Principal | None, request: Any, *, mode: AuthMode,
+              peer: PeerAddress | None) -> None:
+    """Raises unless the caller may make this request. A call without a token may use the
+    protected RPCs when auth is off, or in `auto` mode from a loopback peer (the local demo);
+    with a token, the policy always applies."""
     if rule.access is Access.PUBLIC:
         return
     if principal is None:
-        if require_auth:
-            raise Unauthenticated("this call needs a bearer token")
-        return
+        # Closed unless a mode opens it: anything but OFF and a local AUTO call needs a token.
+        if mode is AuthMode.OFF or (mode is AuthMode.AUTO and is_loopback(peer)):
+            return
+        raise Unauthenticated(REMOTE_NEEDS_TOKEN if mode is AuthMode.AUTO else NEEDS_TOKEN)
     if principal.is_admin:
         return
     if rule.access is Access.ADMIN:

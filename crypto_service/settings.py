@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthMode(enum.StrEnum):
+    """`CRYPTO_REQUIRE_AUTH`: whether wallet RPCs need a bearer token."""
+
+    AUTO = "auto"  # a token from every peer but a loopback one (like Redis's protected mode)
+    REQUIRED = "true"
+    OFF = "false"
 
 
 class Settings(BaseSettings):
@@ -29,7 +39,13 @@ class Settings(BaseSettings):
     # "auto": uvloop when installed (the `uvloop` extra), else asyncio's loop.
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
-    require_auth: bool = False
+    # TLS: a certificate and key turn it on; a client CA also requires client certificates.
+    # Re-read on SIGHUP (server/tls.py).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+
+    require_auth: AuthMode = AuthMode.AUTO
     jwt_secret: str | None = None
     jwt_algorithm: str = "HS256"
     jwt_issuer: str | None = None
@@ -44,6 +60,22 @@ class Settings(BaseSettings):
     max_price_streams: int = Field(default=20_000, ge=1)
     stream_stuck_seconds: float = Field(default=30.0, gt=0)
     coingecko_url: str = "https://api.coingecko.com/api/v3"
+
+    @field_validator("require_auth", mode="before")
+    @classmethod
+    def _auth_mode(cls, value: Any) -> Any:
+        """Booleans and their usual spellings (`1`, `yes`, `on`, ...) as `true` or `false`,
+        so a boolean setting written before `auto` existed keeps its meaning."""
+        if isinstance(value, bool):
+            return AuthMode.REQUIRED if value else AuthMode.OFF
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("1", "yes", "on", "true"):
+                return AuthMode.REQUIRED
+            if word in ("0", "no", "off", "false"):
+                return AuthMode.OFF
+            return word
+        return value
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the flags a user gave (None means the flag was not given)."""

@@ -16,7 +16,6 @@ from typing import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
-from grpclib.testing import ChannelFor
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from crypto_service.db import connect
@@ -25,6 +24,7 @@ from crypto_service.domain.audit import audit
 from crypto_service.generated import crypto as pb
 from crypto_service.server.app import App, build_app
 from crypto_service.settings import Settings
+from tests.channels import LOCAL_PEER, ChannelFrom
 
 POSTGRES_URL = os.environ.get("CRYPTO_TEST_POSTGRES_URL", "")
 BACKENDS = [
@@ -133,8 +133,9 @@ async def app(db: Settings) -> App:
 
 @pytest.fixture
 async def stub(app: App) -> AsyncIterator[pb.CryptoServiceStub]:
-    """A generated client over grpclib's in-memory channel to the app's services."""
-    async with ChannelFor(app.services, codec=app.codec) as channel:
+    """A generated client over grpclib's in-memory channel to the app's services, calling as
+    a local (loopback) client would."""
+    async with ChannelFrom(app.services, codec=app.codec, peer=LOCAL_PEER) as channel:
         yield pb.CryptoServiceStub(channel)
 
 

@@ -86,20 +86,32 @@ def serve(
     workers: Annotated[Optional[int], typer.Option(
         min=1, max=64, help="Server processes sharing the port (SO_REUSEPORT), each with its "
         "own event loop and database pool [default: 1].", show_default=False)] = None,
+    tls_cert: Annotated[Optional[Path], typer.Option(
+        help="Serve TLS with this PEM certificate (chain) (env CRYPTO_TLS_CERT); needs "
+        "--tls-key. Re-read on SIGHUP.", show_default=False)] = None,
+    tls_key: Annotated[Optional[Path], typer.Option(
+        help="The certificate's unencrypted PEM private key (env CRYPTO_TLS_KEY).",
+        show_default=False)] = None,
+    tls_client_ca: Annotated[Optional[Path], typer.Option(
+        help="Require client certificates signed by this PEM CA (mTLS; env "
+        "CRYPTO_TLS_CLIENT_CA).", show_default=False)] = None,
 ) -> None:
-    """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM."""
+    """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM
+    (SIGHUP re-reads the TLS files)."""
     from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
+    from ..server.tls import TLSConfigError
     from ..server.workers import PortRequired, configure_logging, run_loop, serve_workers
 
     settings = load_settings(host=host, port=port, database_url=database_url, simulate=simulate,
-                             workers=workers)
+                             workers=workers, tls_cert=tls_cert, tls_key=tls_key,
+                             tls_client_ca=tls_client_ca)
     configure_logging(settings)
     try:
         if settings.workers == 1:
             run_loop(run_server(settings), settings.event_loop)
         elif serve_workers(settings, settings.workers) != 0:
             raise typer.Exit(1)
-    except (DatabaseNotReady, UnsafeSettings, PortRequired) as exc:
+    except (DatabaseNotReady, UnsafeSettings, PortRequired, TLSConfigError) as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"CRYPTO_EVENT_LOOP=uvloop but {exc}: pip install 'crypto-service[uvloop]'")

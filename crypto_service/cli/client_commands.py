@@ -1,8 +1,9 @@
 """The `crypto` commands that call a running server through `CryptoClient`.
 
 Each command is a function of a connected client and its own arguments that returns what the
-client returned; `client_command` adds the shared options (--address, --token, --timeout,
---json), connects, prints the result as tables or JSON, and turns errors into one line.
+client returned; `client_command` adds the shared options (--address, --token, the TLS
+options, --timeout, --json), connects, prints the result as tables or JSON, and turns errors
+into one line.
 """
 
 import functools
@@ -33,6 +34,24 @@ SHARED_OPTIONS = [
                       annotation=Annotated[str | None, typer.Option(
                           "--token", envvar="CRYPTO_TOKEN", show_default=False,
                           help="Bearer token (JWT) for wallet calls.")]),
+    # The TLS options, passed to CryptoClient by name (CONNECTION_OPTIONS).
+    inspect.Parameter("tls", inspect.Parameter.KEYWORD_ONLY, default=False,
+                      annotation=Annotated[bool, typer.Option(
+                          "--tls", envvar="CRYPTO_TLS", help="Connect over TLS, verifying the "
+                          "server against the system's CAs (or --ca).")]),
+    inspect.Parameter("ca", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=Annotated[str | None, typer.Option(
+                          "--ca", envvar="CRYPTO_TLS_CA", show_default=False,
+                          help="PEM CA file to verify the server with (implies --tls).")]),
+    inspect.Parameter("cert", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=Annotated[str | None, typer.Option(
+                          "--cert", envvar="CRYPTO_CLIENT_TLS_CERT", show_default=False,
+                          help="PEM client certificate, for servers that require one "
+                          "(mTLS; implies --tls).")]),
+    inspect.Parameter("key", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=Annotated[str | None, typer.Option(
+                          "--key", envvar="CRYPTO_CLIENT_TLS_KEY", show_default=False,
+                          help="The client certificate's PEM private key.")]),
     inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, default=10.0,
                       annotation=Annotated[float, typer.Option(
                           "--timeout", min=0.001, help="Deadline of each call, in seconds.")]),
@@ -40,6 +59,8 @@ SHARED_OPTIONS = [
                       annotation=Annotated[bool, typer.Option(
                           "--json", help="Print proto3 canonical JSON instead of tables.")]),
 ]
+
+CONNECTION_OPTIONS = ("tls", "ca", "cert", "key")
 
 UserArgument = Annotated[int, typer.Argument(min=1, help="User id.", show_default=False)]
 SymbolArgument = Annotated[str, typer.Argument(help="Coin symbol, e.g. BTC.", show_default=False)]
@@ -66,9 +87,10 @@ def client_command(name: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
             address, token = kwargs.pop("address"), kwargs.pop("token")
             timeout, as_json = kwargs.pop("timeout"), kwargs.pop("as_json")
+            connection = {name: kwargs.pop(name) for name in CONNECTION_OPTIONS}
             try:
-                with CryptoClient(address or DEFAULT_ADDRESS, token=token,
-                                  timeout=timeout) as client:
+                with CryptoClient(address or DEFAULT_ADDRESS, token=token, timeout=timeout,
+                                  **connection) as client:
                     result = func(client, **kwargs)
                     if isinstance(result, Generator):
                         with closing(result):  # ends the call even on Ctrl-C

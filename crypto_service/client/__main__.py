@@ -1,6 +1,7 @@
 """The seed guide's demo against a running server:
 `python -m crypto_service.client [ADDRESS]` (default: $CRYPTO_ADDRESS, else localhost:50051;
-a token for the wallet calls from $CRYPTO_TOKEN)."""
+a token for the wallet calls from $CRYPTO_TOKEN, TLS from $CRYPTO_TLS_CA, ... as for the
+`crypto` command)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from itertools import islice
 
 from . import DEFAULT_ADDRESS, CryptoClient, CryptoError, Unimplemented
+from .tls import tls_from_environment
 
 STREAMED_UPDATES = 4  # the guide's stream never ends; the demo stops after a few updates
 
@@ -35,7 +37,8 @@ def demo(client: CryptoClient) -> None:
 def main(argv: list[str]) -> int:
     address = argv[1] if len(argv) > 1 else os.environ.get("CRYPTO_ADDRESS", DEFAULT_ADDRESS)
     try:
-        with CryptoClient(address, token=os.environ.get("CRYPTO_TOKEN")) as client:
+        with CryptoClient(address, token=os.environ.get("CRYPTO_TOKEN"),
+                          **tls_from_environment(os.environ)) as client:
             demo(client)
     except (CryptoError, ValueError) as exc:  # ValueError: a malformed address
         print(f"error: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from ..generated.google import protobuf as pb_google
 from .errors import translated_errors
 from .requests import TRENDING_ALIASES, Amount, amount_text, enum_value, host_and_port
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
+from .tls import FilePath, tls_context
 
 T = TypeVar("T")
 DEFAULT_ADDRESS = "localhost:50051"
@@ -30,19 +31,26 @@ class AsyncCryptoClient:
     unless given) and reuse it across retries; Deposit is retried only when it has a
     `transaction_id`, its idempotency key. Failures raise `CryptoError` subclasses.
 
+    TLS: `tls=True` verifies the server against the system's CAs, `ca` against that CA file
+    instead; `cert` and `key` present a client certificate (servers with mTLS require one).
+    Any of them turns TLS on. `ssl` takes a ready `SSLContext` (or True) instead.
+
     Use it as `async with AsyncCryptoClient(...) as client:`, or call `close()`.
     """
 
     def __init__(self, address: str = DEFAULT_ADDRESS, *, token: str | None = None,
                  timeout: float = 10.0, ssl: bool | SSLContext | None = None,
-                 retry: RetryPolicy = DEFAULT_RETRY, channel: Channel | None = None) -> None:
+                 tls: bool = False, ca: FilePath | None = None, cert: FilePath | None = None,
+                 key: FilePath | None = None, retry: RetryPolicy = DEFAULT_RETRY,
+                 channel: Channel | None = None) -> None:
         """`channel`: a ready grpclib channel to use instead of connecting to `address`
-        (e.g. `grpclib.testing.ChannelFor`); the client leaves closing it to its owner."""
+        (e.g. `grpclib.testing.ChannelFor`); the client leaves closing it to its owner. A TLS
+        file that cannot be used is a ValueError here, naming it."""
         self.address = address
         self.timeout = timeout
         self.retry = retry
         self._host, self._port = host_and_port(address)
-        self._ssl = ssl
+        self._ssl = tls_context(ssl, tls=tls, ca=ca, cert=cert, key=key)
         self._metadata = {"authorization": f"Bearer {token}"} if token else {}
         self._given_channel = channel
         self._channel: Channel | None = None

@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 from ..generated import crypto as pb
 from .aio import DEFAULT_ADDRESS, AsyncCryptoClient
 from .retry import DEFAULT_RETRY, RetryPolicy
+from .tls import FilePath
 
 T = TypeVar("T")
 _END = object()  # the stream's end, handed across threads (StopAsyncIteration cannot be)
@@ -81,9 +82,11 @@ class CryptoClient:
 
     def __init__(self, address: str = DEFAULT_ADDRESS, *, token: str | None = None,
                  timeout: float = 10.0, ssl: bool | SSLContext | None = None,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 tls: bool = False, ca: FilePath | None = None, cert: FilePath | None = None,
+                 key: FilePath | None = None, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        """The parameters of `AsyncCryptoClient` (TLS: `tls`, `ca`, `cert`, `key` or `ssl`)."""
         self._client = AsyncCryptoClient(address, token=token, timeout=timeout, ssl=ssl,
-                                         retry=retry)
+                                         tls=tls, ca=ca, cert=cert, key=key, retry=retry)
         self._loop = _LoopThread()
         self._closer = weakref.finalize(self, self._loop.stop, self._client)
 

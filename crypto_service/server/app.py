@@ -19,13 +19,14 @@ from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
 from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
-from ..settings import Settings
+from ..settings import AuthMode, Settings
 from .access_log import install_access_log
 from .codec import StrictCodec, install_message_size_limit
 from .gc_tuning import tune_for_serving
 from .guard import CallGuard
 from .prices import PriceStreams, framed_price_update
 from .service import CryptoService
+from .tls import ServerTLS
 
 log = logging.getLogger("crypto_service.server")
 
@@ -104,8 +105,21 @@ def build_app(settings: Settings) -> App:
 
 
 def check_settings(settings: Settings) -> None:
-    if settings.require_auth and not settings.jwt_secret:
+    if settings.require_auth is AuthMode.REQUIRED and not settings.jwt_secret:
         raise UnsafeSettings("CRYPTO_REQUIRE_AUTH=true needs CRYPTO_JWT_SECRET to verify tokens")
+
+
+def log_security(settings: Settings, tls: ServerTLS | None) -> None:
+    """What protects the wallets and the tokens, said once at start."""
+    if settings.require_auth is AuthMode.OFF:
+        log.warning("wallet RPCs are open to anyone without a token "
+                    "(CRYPTO_REQUIRE_AUTH=false; set it to auto or true to protect them)")
+    elif settings.require_auth is AuthMode.AUTO:
+        log.info("wallet RPCs without a token are accepted from loopback peers only "
+                 "(CRYPTO_REQUIRE_AUTH=auto)%s", "" if settings.jwt_secret else
+                 "; no CRYPTO_JWT_SECRET, so calls from other hosts cannot use them")
+    if tls is None and settings.jwt_secret and listen_host(settings.host) not in LOOPBACK_HOSTS:
+        log.warning("bearer tokens travel in plaintext: serve with --tls-cert and --tls-key")
 
 
 async def migrate_or_refuse(settings: Settings) -> None:
@@ -123,6 +137,7 @@ async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
     """Runs until SIGINT or SIGTERM, then drains and returns. With `reuse_port`, several
     processes listen on the same port and the kernel spreads connections among them."""
     check_settings(settings)
+    tls = ServerTLS.from_settings(settings)  # bad files stop the start here, before migrating
     await migrate_or_refuse(settings)
     await connect.open_database(settings)
     try:
@@ -132,22 +147,40 @@ async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, reload_tls, tls)
         await app.server.start(listen_host(settings.host), settings.port, reuse_address=True,
-                               reuse_port=reuse_port or None)
+                               reuse_port=reuse_port or None, ssl=tls.context if tls else None)
         app.feeds.start()
         tune_for_serving()
-        log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s simulate=%s",
-                 settings.host, settings.port, redact(settings.database_url),
-                 "required" if settings.require_auth else "optional", settings.simulate)
-        if not settings.require_auth:
-            log.warning("wallet RPCs are open to anyone without a token "
-                        "(set CRYPTO_REQUIRE_AUTH=true and CRYPTO_JWT_SECRET to protect them)")
+        log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s tls=%s "
+                 "simulate=%s", settings.host, settings.port, redact(settings.database_url),
+                 settings.require_auth.value, tls_mode(tls), settings.simulate)
+        if tls is not None:
+            log.info("TLS: %s", tls.files.describe())
+        log_security(settings, tls)
         await stop.wait()
         log.info("shutting down: draining calls for up to %.1fs", settings.grace_period_seconds)
         await app.drain(settings.grace_period_seconds)
     finally:
         await connect.close_database()
     log.info("stopped")
+
+
+def reload_tls(tls: ServerTLS | None) -> None:
+    """SIGHUP: re-read the TLS files (and nothing else; without TLS there is nothing to)."""
+    if tls is None:
+        log.info("SIGHUP: no TLS files to reload (plaintext server)")
+    else:
+        tls.reload()
+
+
+def tls_mode(tls: ServerTLS | None) -> str:
+    if tls is None:
+        return "off"
+    return "mutual" if tls.files.client_ca else "on"
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def listen_host(host: str) -> str | None:

@@ -14,6 +14,7 @@ from grpclib.exceptions import GRPCError
 from ..auth import POLICY, Authenticator, Rule, authorize
 from ..db import errors as db_errors
 from ..domain import errors, validate
+from ..settings import AuthMode
 from .context import CallContext, current_call
 
 log = logging.getLogger("crypto_service.server")
@@ -39,7 +40,7 @@ def to_grpc_error(error: errors.DomainError) -> GRPCError:
 
 
 class CallGuard:
-    def __init__(self, authenticator: Authenticator, *, require_auth: bool) -> None:
+    def __init__(self, authenticator: Authenticator, *, require_auth: AuthMode) -> None:
         self.authenticator = authenticator
         self.require_auth = require_auth
         self.draining = False
@@ -80,10 +81,11 @@ class CallGuard:
             key = validate.token(key, "idempotency-key metadata")
         current_call.set(CallContext(principal, key))
         receive = stream.recv_message
+        peer = stream.peer.addr()
 
         async def recv_authorized() -> Any:
             request = await receive()
-            authorize(rule, principal, request, require_auth=self.require_auth)
+            authorize(rule, principal, request, mode=self.require_auth, peer=peer)
             return request
 
         stream.recv_message = recv_authorized

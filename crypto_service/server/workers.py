@@ -4,7 +4,9 @@ Python runs one thread of bytecode at a time, so a second core takes a second pr
 worker is a whole server (its own event loop, database pool, catalog, price hub and relay)
 listening with SO_REUSEPORT, and the kernel spreads new connections among them. The parent
 migrates once (workers racing to migrate would collide), starts the workers, forwards SIGINT
-and SIGTERM to them and waits: each drains as a single server does.
+and SIGTERM to them and waits: each drains as a single server does. SIGHUP is forwarded too,
+once the parent has checked that the TLS files load, so a bad file is one error line from
+the parent rather than one per worker.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from ..settings import Settings
 from .app import check_settings, migrate_or_refuse, serve
+from .tls import TLSFiles, reloaded_context, server_context
 
 log = logging.getLogger("crypto_service.server")
 
@@ -66,6 +69,9 @@ def serve_workers(settings: Settings, workers: int) -> int:
     if settings.port == 0:
         raise PortRequired("--workers needs a fixed port: with port 0 each would get its own")
     check_settings(settings)
+    tls = TLSFiles.from_settings(settings)
+    if tls is not None:
+        server_context(tls)  # refuse bad files before starting anything
     asyncio.run(migrate_or_refuse(settings))
     # spawn, not fork: a child gets no copy of the parent's loop, connections or threads.
     context = multiprocessing.get_context("spawn")
@@ -78,10 +84,18 @@ def serve_workers(settings: Settings, workers: int) -> int:
             if process.pid is not None and process.exitcode is None:
                 os.kill(process.pid, signum)
 
+    def forward_reload(signum: int, _frame: Any = None) -> None:
+        if tls is None or reloaded_context(tls) is not None:
+            forward(signum)
+
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Ignored while the workers start, and inherited so: until a worker's serve() has its own
+    # handler, a SIGHUP (the default action ends the process) must not end it.
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         for process in processes:
             process.start()
+        signal.signal(signal.SIGHUP, forward_reload)
         log.info("started %d workers on port %d: pids %s", workers, settings.port,
                  " ".join(str(p.pid) for p in processes))
         running = {p.sentinel: p for p in processes}

@@ -3,8 +3,14 @@
 // GetCoin, GetTopCoins, then a few StreamPrices updates.
 //
 //   npm ci && node client.js [ADDRESS]      (default: $CRYPTO_ADDRESS, else localhost:50051)
+//
+// TLS, from the same environment variables as the `crypto` command: CRYPTO_TLS_CA (the CA
+// to verify the server with; implies TLS), CRYPTO_CLIENT_TLS_CERT and CRYPTO_CLIENT_TLS_KEY
+// (a client certificate, for servers that require one), or CRYPTO_TLS=1 (TLS, verified
+// against the system's CAs).
 'use strict';
 
+const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -20,6 +26,19 @@ const definition = protoLoader.loadSync(PROTO, {
   keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
 });
 const { CryptoService } = grpc.loadPackageDefinition(definition).crypto;
+
+function readIf(file) {
+  return file ? fs.readFileSync(file) : null;
+}
+
+function credentials(env) {
+  const ca = readIf(env.CRYPTO_TLS_CA);
+  const cert = readIf(env.CRYPTO_CLIENT_TLS_CERT);
+  const key = readIf(env.CRYPTO_CLIENT_TLS_KEY);
+  const tls = ['1', 'true', 'yes', 'on'].includes((env.CRYPTO_TLS || '').toLowerCase());
+  if (!(tls || ca || cert || key)) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(ca, key, cert);
+}
 
 function deadline() {
   return { deadline: Date.now() + DEADLINE_MS };
@@ -48,7 +67,7 @@ function streamPrices(client, symbols, count) {
 
 async function main() {
   const address = process.argv[2] || process.env.CRYPTO_ADDRESS || 'localhost:50051';
-  const client = new CryptoService(address, grpc.credentials.createInsecure());
+  const client = new CryptoService(address, credentials(process.env));
   try {
     const { coin } = await unary(client, 'GetCoin', { symbol: 'BTC' });
     console.log(`BTC Price: $${coin.current_price_usd} (24h volume $${coin.volume_24h_usd})`);

@@ -27,12 +27,12 @@ async def loopback(services: list[Any], codec: Any = None,
 
 
 @contextmanager
-def loopback_in_thread(services: list[Any]) -> Iterator[str]:
+def loopback_in_thread(services: list[Any], ssl: Any = None) -> Iterator[str]:
     """`loopback`, on an event loop of its own in a daemon thread."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    serving = loopback(services)
+    serving = loopback(services, ssl=ssl)
     try:
         yield asyncio.run_coroutine_threadsafe(serving.__aenter__(), loop).result()
     finally:

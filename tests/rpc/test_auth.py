@@ -1,4 +1,5 @@
-"""The authorization policy, RPC by RPC, with auth required and optional."""
+"""The authorization policy, RPC by RPC, in every CRYPTO_REQUIRE_AUTH mode, and the peer rule
+of `auto` (the peers are constructed: no traffic goes to any address but the in-memory one)."""
 
 from datetime import timedelta
 
@@ -6,12 +7,13 @@ import jwt
 import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
-from grpclib.testing import ChannelFor
 
-from crypto_service.auth import POLICY, Access, Authenticator
+from crypto_service.auth import POLICY, Access, Authenticator, is_loopback
 from crypto_service.generated import crypto as pb
 from crypto_service.generated.google import protobuf as pb_google
 from crypto_service.server.app import build_app
+from crypto_service.settings import AuthMode
+from tests.channels import LOCAL_PEER, ChannelFrom
 from tests.conftest import make_coin
 from tests.rpc.test_ledger import ledger_state
 
@@ -50,16 +52,27 @@ def snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
-@pytest.fixture(params=[False, True], ids=["auth-optional", "auth-required"])
+REMOTE_PEER = ("203.0.113.9", 40000)  # TEST-NET-3: constructed, never connected to
+# (mode, the caller's address, whether a protected call without a token is refused)
+MODES = {
+    "auth-off": (AuthMode.OFF, REMOTE_PEER, False),
+    "auth-required": (AuthMode.REQUIRED, LOCAL_PEER, True),
+    "auto-loopback": (AuthMode.AUTO, LOCAL_PEER, False),
+    "auto-remote": (AuthMode.AUTO, REMOTE_PEER, True),
+}
+
+
+@pytest.fixture(params=list(MODES))
 async def secured(request, db):
+    mode, peer, required = MODES[request.param]
     settings = db.model_copy(update={"jwt_secret": SECRET, "jwt_issuer": ISSUER,
-                                     "jwt_audience": AUDIENCE, "require_auth": request.param})
+                                     "jwt_audience": AUDIENCE, "require_auth": mode})
     app = build_app(settings)
     await make_coin("BTC")
-    async with ChannelFor(app.services, codec=app.codec) as channel:
+    async with ChannelFrom(app.services, codec=app.codec, peer=peer) as channel:
         stub = pb.CryptoServiceStub(channel)
         await stub.deposit(REQUESTS["Deposit"], metadata=bearer(token(99, admin=True)))
-        yield stub, request.param
+        yield stub, required
 
 
 async def call(stub, rpc: str, metadata: dict | None):
@@ -89,6 +102,42 @@ async def test_no_token(secured, rpc):
     assert status == (Status.UNAUTHENTICATED if required and protected else Status.OK)
     if status != Status.OK:
         assert await ledger_state() == before
+
+
+@pytest.mark.parametrize("peer", [("127.0.0.1", 1), ("127.255.0.9", 1), ("::1", 1, 0, 0),
+                                  ("::ffff:127.0.0.1", 1, 0, 0)])
+def test_loopback_peers(peer):
+    assert is_loopback(peer)
+
+
+@pytest.mark.parametrize("peer", [
+    None, ("", 0), ("localhost", 1),         # no address, or a name rather than an address
+    ("10.0.0.5", 1), ("192.168.1.20", 1), ("203.0.113.9", 1), ("0.0.0.0", 1),
+    ("::", 1, 0, 0), ("fe80::1%eth0", 1, 0, 2), ("2001:db8::1", 1, 0, 0),
+    ("::ffff:10.0.0.5", 1, 0, 0), ("128.0.0.1", 1),
+])
+def test_other_peers_are_not_loopback(peer):
+    assert not is_loopback(peer)
+
+
+async def test_auto_mode_tells_a_remote_caller_how_to_send_a_token(db):
+    settings = db.model_copy(update={"jwt_secret": SECRET, "require_auth": AuthMode.AUTO})
+    app = build_app(settings)
+    async with ChannelFrom(app.services, codec=app.codec, peer=REMOTE_PEER) as channel:
+        with pytest.raises(GRPCError) as info:
+            await pb.CryptoServiceStub(channel).get_portfolio(pb.GetPortfolioRequest(user_id=1))
+    assert info.value.status == Status.UNAUTHENTICATED
+    assert "authorization: Bearer <token>" in info.value.message
+    assert "CRYPTO_REQUIRE_AUTH" in info.value.message
+
+
+async def test_auto_mode_refuses_a_caller_without_an_address(db):
+    """An in-memory channel, a Unix socket: not provably local, so not trusted."""
+    app = build_app(db.model_copy(update={"require_auth": AuthMode.AUTO}))
+    async with ChannelFrom(app.services, codec=app.codec, peer=None) as channel:
+        with pytest.raises(GRPCError) as info:
+            await pb.CryptoServiceStub(channel).list_wallets(pb.ListWalletsRequest(user_id=1))
+    assert info.value.status == Status.UNAUTHENTICATED
 
 
 @pytest.mark.parametrize("rpc", REQUESTS)

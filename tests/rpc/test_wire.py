@@ -4,16 +4,16 @@ messages, several members of one oneof and unknown enum values get a clear statu
 import pytest
 from grpclib.const import Cardinality, Status
 from grpclib.exceptions import GRPCError
-from grpclib.testing import ChannelFor
 
 from crypto_service.client.raw import RawCodec
 from crypto_service.generated import crypto as pb
+from tests.channels import LOCAL_PEER, ChannelFrom
 from tests.conftest import make_coin
 
 
 @pytest.fixture
 async def raw_call(app):
-    async with ChannelFor(app.services, codec=app.codec) as channel:
+    async with ChannelFrom(app.services, codec=app.codec, peer=LOCAL_PEER) as channel:
         # The server side uses the app's codec; this client side sends raw bytes.
         channel._codec = RawCodec()
         yield lambda method, payload: _unary(channel, method, payload)

@@ -135,8 +135,19 @@ def test_serve_refuses_required_auth_without_a_secret(tmp_path):
     assert "CRYPTO_JWT_SECRET" in result.stderr
 
 
-def test_serve_warns_when_wallets_are_open_to_anyone(server):
+def test_serve_says_wallets_without_a_token_are_for_loopback_callers_only(server):
     process, _ = server
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
-    assert "wallet RPCs are open to anyone" in output
+    assert "auth=auto" in output
+    assert "wallet RPCs without a token are accepted from loopback peers only" in output
+    assert "open to anyone" not in output
+
+
+def test_serve_warns_when_wallets_are_open_to_anyone(env):
+    process, _ = spawn_server({**env, "CRYPTO_REQUIRE_AUTH": "false",
+                               "CRYPTO_JWT_SECRET": "a-secret-long-enough-for-hs256-tokens"})
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert "WARNING" in output and "wallet RPCs are open to anyone" in output
+    assert "bearer tokens travel in plaintext" in output  # listening beyond loopback

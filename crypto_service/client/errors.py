@@ -37,6 +37,10 @@ class InvalidArgument(CryptoError):
     status = Status.INVALID_ARGUMENT
 
 
+class InvalidAddress(InvalidArgument):
+    """The client's address is not `host:port` (raised before any call is made)."""
+
+
 class DeadlineExceeded(CryptoError):
     status = Status.DEADLINE_EXCEEDED
 

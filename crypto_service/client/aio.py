@@ -16,7 +16,7 @@ from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from ..generated import crypto as pb
 from ..generated.google import protobuf as pb_google
 from . import results as r
-from .errors import translated_errors
+from .errors import NotFound, translated_errors
 from .requests import TRENDING_ALIASES, Amount, amount_text, enum_value, host_and_port
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 
@@ -93,7 +93,11 @@ class AsyncCryptoClient:
         """The server's grpc.health.v1 status (`SERVING`, `NOT_SERVING`) for `service`, or
         for the whole server when empty; an unknown service raises `NotFound`."""
         stub: Any = HealthStub(self._connection)
-        response = await self._call(stub.Check, HealthCheckRequest(service=service))
+        try:
+            response = await self._call(stub.Check, HealthCheckRequest(service=service))
+        except NotFound as exc:
+            raise NotFound(exc.message or f"the server has no service {service!r}",
+                           details=exc.details) from exc
         return HealthCheckResponse.ServingStatus.Name(response.status)
 
     # Coins and market: public reads.

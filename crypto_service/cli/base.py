@@ -11,7 +11,8 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any, NoReturn, Optional
+from contextlib import nullcontext
+from typing import Annotated, Any, ContextManager, NoReturn, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -90,7 +91,7 @@ def root(version: Annotated[bool, typer.Option(
 
 DatabaseOption = Annotated[Optional[str], typer.Option(
     "--database-url", metavar="URL", envvar="CRYPTO_DATABASE_URL", show_default=False,
-    help="Database URL.")]
+    help="Database URL [default: sqlite://./crypto.db].")]
 
 
 def load_settings(**overrides: Any) -> Any:
@@ -126,3 +127,12 @@ CHATTY_LOGGERS = ("httpx", "httpcore", "tortoise", "aiosqlite", "asyncio")
 def quiet_library_logs() -> None:
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def progress(text: str) -> ContextManager[object]:
+    """A transient status line on stderr while slow work runs (nothing when stderr is not a
+    terminal, so pipes and logs stay clean)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console.status(text) if console.is_terminal else nullcontext()

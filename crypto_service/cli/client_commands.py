@@ -130,7 +130,7 @@ def client_command(name: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
 @client_command("health")
 def health(client: "CryptoClient", service: Annotated[str, typer.Argument(
-        metavar="[SERVICE]", help="A service name, e.g. crypto.CryptoService (default: the "
+        metavar="SERVICE", help="A service name, e.g. crypto.CryptoService (default: the "
         "whole server).", show_default=False)] = "") -> Any:
     """Is the server serving? (grpc.health.v1; exit 1 if not)"""
     from .render import HealthStatus
@@ -170,7 +170,7 @@ def coins(
 
 @client_command("top")
 def top(client: "CryptoClient", n: Annotated[int, typer.Argument(
-        metavar="[N]", help="How many (0: the server's default).")] = 10) -> "r.CoinList":
+        metavar="N", help="How many (0: the server's default).")] = 10) -> "r.CoinList":
     """The largest coins by market cap."""
     return client.list_top_coins(n)
 
@@ -201,7 +201,7 @@ def market(client: "CryptoClient") -> "r.MarketStats":
 @client_command("stream")
 def stream(client: "CryptoClient",
            symbols: Annotated[list[str] | None, typer.Argument(
-               metavar="[SYMBOL]...", help="Symbols (default: the top 10).",
+               metavar="SYMBOL", help="Symbols (default: the top 10).",
                show_default=False)] = None,
            interval: Annotated[int, typer.Option(metavar="SECONDS", min=1, max=3600,
                                                  help="Time between updates.")] = 5) -> Any:

@@ -148,7 +148,8 @@ PRICE_COLUMNS = [
 
 
 def page_note(noun: str, page: int, total_pages: int, total_count: int) -> str:
-    return f"page {page} of {max(total_pages, 1)}, {total_count} {noun} in all"
+    nouns = noun if total_count == 1 else f"{noun}s"
+    return f"page {page} of {max(total_pages, 1)}, {total_count} {nouns} in all"
 
 
 @singledispatch
@@ -188,7 +189,7 @@ def _(coins: r.CoinList, console: Console, wide: bool) -> Iterator[RenderableTyp
 def _(page: r.CoinPage, console: Console, wide: bool) -> Iterator[RenderableType]:
     if page.coins:
         yield fitted(console, COIN_COLUMNS, page.coins, wide=wide)
-    yield Text(page_note("coins", page.page, page.total_pages, page.total_count), style="dim")
+    yield Text(page_note("coin", page.page, page.total_pages, page.total_count), style="dim")
     if not page.coins:
         note(f"no coins on page {page.page}")
 
@@ -247,7 +248,7 @@ def _(portfolio: r.Portfolio, console: Console, wide: bool) -> Iterator[Renderab
 def _(page: r.TransactionPage, console: Console, wide: bool) -> Iterator[RenderableType]:
     if page.transactions:
         yield fitted(console, TRANSACTION_COLUMNS, page.transactions, wide=wide)
-    yield Text(page_note("transactions", page.page, page.total_pages, page.total_count),
+    yield Text(page_note("transaction", page.page, page.total_pages, page.total_count),
                style="dim")
     if not page.transactions:
         note(f"no transactions on page {page.page}")

@@ -52,9 +52,11 @@ class OneLineErrors(TyperGroup):
                                   **extra)
             code = result if isinstance(result, int) else 0
         except UsageError as exc:
-            ctx = getattr(exc, "ctx", None)
-            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            code = _print_error(plain(exc.format_message()) + where, USAGE_EXIT)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `crypto` alone: its help
+                typer.echo(exc.format_message())
+                code = 0
+            else:
+                code = self._usage_error(exc)
         except ClickException as exc:
             code = _print_error(plain(exc.format_message()), getattr(exc, "exit_code", 1))
         except typer.Abort:
@@ -62,6 +64,12 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code)
+
+    @staticmethod
+    def _usage_error(exc: Any) -> int:
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        return _print_error(plain(exc.format_message()) + where, USAGE_EXIT)
 
 
 def _print_error(message: str, code: int) -> int:
@@ -77,13 +85,13 @@ def show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-app = typer.Typer(cls=OneLineErrors, help="crypto-service: gRPC market data and wallets.",
+app = typer.Typer(cls=OneLineErrors, name="crypto", help="crypto-service: gRPC market data and wallets.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   add_completion=False)
 
 
 @app.callback()
-def root(version: Annotated[bool, typer.Option(
+def crypto(version: Annotated[bool, typer.Option(
         "--version", callback=show_version, is_eager=True,
         help="Print the version and exit.")] = False) -> None:
     """crypto-service: gRPC market data and wallets."""

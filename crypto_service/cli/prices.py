@@ -38,8 +38,9 @@ def _summary(result) -> str:
 def import_(file: Annotated[Path, typer.Argument(metavar="FILE",
                                                  help="A /coins/markets JSON export.")],
             database_url: DatabaseOption = None) -> None:
-    """Apply an export's prices to known coins, all or nothing. Symbols not in the database
-    are skipped and listed (`crypto seed --file` adds coins)."""
+    """Apply an export's prices to known coins, all or nothing.
+
+    Symbols not in the database are skipped and listed (`crypto seed --file` adds coins)."""
     from ..db import connect
     from ..domain.errors import DomainError
     from ..domain.prices.coingecko_feed import import_file
@@ -69,8 +70,9 @@ def sync(
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Poll /coins/markets and apply each good answer; bad or slow answers are logged and
-    skipped."""
+    """Poll /coins/markets and apply each good answer.
+
+    Bad or slow answers are retried, then logged and skipped."""
     import httpx
 
     from ..db import connect

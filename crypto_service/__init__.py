@@ -1,7 +1,10 @@
 """crypto-service: an async gRPC service for cryptocurrency market data and user wallets."""
 
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and IDEs see of the lazy exports below
+    from .client import AsyncCryptoClient, CryptoClient, CryptoError
 
 try:
     __version__ = metadata.version("crypto-service")

@@ -19,8 +19,8 @@ from typer.core import TyperGroup
 
 # Typer vendors click; its exception classes are not exported. `BadParameter` is, and it is a
 # `UsageError`, which is a `ClickException`: reach them through it, and check at import.
-UsageError: type[Exception] = typer.BadParameter.__mro__[1]
-ClickException: type[Exception] = typer.BadParameter.__mro__[2]
+UsageError: Any = typer.BadParameter.__mro__[1]
+ClickException: Any = typer.BadParameter.__mro__[2]
 if (UsageError.__name__, ClickException.__name__) != ("UsageError", "ClickException"):
     raise ImportError(f"typer {typer.__version__}: BadParameter is no longer a "
                       "UsageError(ClickException); the CLI's error handling needs a look")

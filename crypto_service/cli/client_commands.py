@@ -26,9 +26,20 @@ if TYPE_CHECKING:  # imported lazily at run time: see cli/__init__.py
     from ..client import results as r
 
 # Choices as plain names: the generated enums cannot be imported before `crypto gen` has run.
-Sort = Enum("Sort", {name: name for name in (
-    "rank", "price", "market_cap", "volume_24h", "change_24h", "name", "symbol")}, type=str)
-Trending = Enum("Trending", {name: name for name in ("gainers", "losers", "traded")}, type=str)
+class Sort(str, Enum):
+    rank = "rank"
+    price = "price"
+    market_cap = "market_cap"
+    volume_24h = "volume_24h"
+    change_24h = "change_24h"
+    name = "name"
+    symbol = "symbol"
+
+
+class Trending(str, Enum):
+    gainers = "gainers"
+    losers = "losers"
+    traded = "traded"
 
 OUTPUT_OPTIONS = [
     inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False,
@@ -54,13 +65,14 @@ class ClientCommand(TyperCommand):
         self.ignore_unknown_options = True
         for param in self.params:
             if param.param_type_name == "argument" and param.metavar:
-                param.display_type = lambda ctx: ""  # type: ignore[method-assign]
+                setattr(param, "display_type", lambda ctx: "")
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value: dict[str, bool] = {}
         for param in self.get_params(ctx):
             for name in (*param.opts, *getattr(param, "secondary_opts", ())):
-                takes_value[name] = param.param_type_name == "option" and not param.is_flag
+                takes_value[name] = (param.param_type_name == "option"
+                                     and not getattr(param, "is_flag", False))
         rest = iter(args)
         for arg in rest:
             name = arg.split("=", 1)[0]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from ssl import SSLContext
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from grpclib.client import Channel
 from grpclib.health.v1.health_grpc import HealthStub
@@ -142,12 +142,14 @@ class AsyncCryptoClient:
         return r.coin_list(await self._call(self._stub.get_trending_coins, request))
 
     async def stream_prices(self, symbols: Iterable[str] = (), interval: int = 5, *,
-                            timeout: float | None = None) -> AsyncIterator[r.PriceUpdate]:
+                            timeout: float | None = None
+                            ) -> AsyncGenerator[r.PriceUpdate, None]:
         """Price updates until the server ends the stream or the iterator is closed (leaving
         an `async for` closes it; `contextlib.aclosing` closes it at once), which cancels the
         call. A stream runs as long as it is read: it has a deadline only when given one."""
         request = pb.StreamPricesRequest(symbols=list(symbols), interval_seconds=interval)
-        updates = self._stub.stream_prices(request, timeout=timeout, metadata=self._metadata)
+        updates = cast(AsyncGenerator[pb.PriceUpdate, None], self._stub.stream_prices(
+            request, timeout=timeout, metadata=self._metadata))
         with translated_errors():
             async with aclosing(updates):
                 async for update in updates:

@@ -17,7 +17,6 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any, Self, TypeVar, get_args, get_origin, get_type_hints, overload
 
 import betterproto2
@@ -43,10 +42,16 @@ class Result:
         return cls(**values, wire=message if wire is None else wire)
 
 
-@cache
-def _field_types(cls: type[Result]) -> dict[str, Any]:
-    hints = get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "wire"}
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """A result type's fields and their types (resolved once: annotations are strings)."""
+    if cls not in _FIELD_TYPES:
+        hints = get_type_hints(cls)
+        _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)
+                             if f.name != "wire"}
+    return _FIELD_TYPES[cls]
 
 
 def _convert(hint: Any, value: Any) -> Any:

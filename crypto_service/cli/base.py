@@ -32,6 +32,7 @@ PLAIN_WORDS = [
     (re.compile(r"Input should be a valid integer.*"), "must be a whole number"),
     (re.compile(r"Input should be a valid number.*"), "must be a number"),
     (re.compile(r"Input should be "), "must be "),
+    (re.compile(r"Value error, "), ""),
 ]
 
 

@@ -172,7 +172,9 @@ def coins(
     client: "CryptoClient",
     page: PageOption = 0,
     page_size: PageSizeOption = 0,
-    sort: Annotated[Sort, typer.Option(help="Sort key.")] = Sort.rank,
+    sort: Annotated[Sort, typer.Option(
+        metavar="KEY", help="rank, price, market_cap, volume_24h, change_24h, name or "
+        "symbol.")] = Sort.rank,
     desc: Annotated[bool, typer.Option("--desc", help="Largest first.")] = False,
 ) -> "r.CoinPage":
     """A page of coins, sorted."""

@@ -8,7 +8,7 @@ response (`success`, `message`, totals), which `crypto --json` prints; for the i
 it, the item's own message.
 
 Fields keep the proto's names, so code written against the generated messages (and the
-guide's examples) reads the same.
+examples) reads the same.
 """
 
 from __future__ import annotations

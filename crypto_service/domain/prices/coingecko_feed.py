@@ -64,8 +64,9 @@ async def fetch_snapshot(client: httpx.AsyncClient, base_url: str, *, attempts: 
 
 def _say_retrying(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
-    log.warning("CoinGecko: %s; retrying in %.0f s (attempt %d)",
-                error or "no answer", state.upcoming_sleep, state.attempt_number + 1)
+    said = str(error).splitlines()[0] if error and str(error) else type(error).__name__
+    log.warning("CoinGecko: %s; retrying in %.0f s (attempt %d)", said, state.upcoming_sleep,
+                state.attempt_number + 1)
 
 
 async def sync_once(client: httpx.AsyncClient, base_url: str, **retry: float) -> WriteResult:

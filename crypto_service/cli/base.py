@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from typing import Annotated, Any, ContextManager, NoReturn, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 # Typer vendors click; its exception classes are not exported. `BadParameter` is, and it is a
 # `UsageError`, which is a `ClickException`: reach them through it, and check at import.
@@ -71,6 +71,16 @@ class OneLineErrors(TyperGroup):
         ctx = getattr(exc, "ctx", None)
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         return _print_error(plain(exc.format_message()) + where, USAGE_EXIT)
+
+
+class Command(TyperCommand):
+    """Help shows an argument's metavar (FILE) without Typer's type label (`<path>`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "argument" and param.metavar:
+                setattr(param, "display_type", lambda ctx: "")
 
 
 def _print_error(message: str, code: int) -> int:

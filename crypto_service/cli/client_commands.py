@@ -15,9 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperCommand
-
-from .base import UsageError, app, fail
+from .base import Command, UsageError, app, fail
 from .connection import OPTIONS as CONNECTION_OPTIONS
 from .connection import Connection
 
@@ -55,17 +53,13 @@ SHARED_OPTIONS = CONNECTION_OPTIONS + OUTPUT_OPTIONS
 NUMBER = re.compile(r"^-\d+(\.\d*)?$")
 
 
-class ClientCommand(TyperCommand):
+class ClientCommand(Command):
     """`-1` and `-0.5` are values, not options, so `crypto deposit 1 BTC -1` reaches the
-    server, which says what is wrong with it; any other unknown `-x` is still an error.
-    Help shows an argument's metavar (USER) without a type label (`<int range>`)."""
+    server, which says what is wrong with it; any other unknown `-x` is still an error."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ignore_unknown_options = True
-        for param in self.params:
-            if param.param_type_name == "argument" and param.metavar:
-                setattr(param, "display_type", lambda ctx: "")
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value: dict[str, bool] = {}

@@ -10,7 +10,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .base import DatabaseOption, app, fail, load_settings, progress, quiet_library_logs
+from .base import (
+    Command,
+    DatabaseOption,
+    app,
+    fail,
+    load_settings,
+    progress,
+    quiet_library_logs,
+)
 
 prices = typer.Typer(help="Update coin prices from CoinGecko /coins/markets data.",
                      no_args_is_help=True)
@@ -34,7 +42,7 @@ def _summary(result) -> str:
     return f"{len(result.updated)} updated, {result.unchanged} unchanged{unknown}"
 
 
-@prices.command("import")
+@prices.command("import", cls=Command)
 def import_(file: Annotated[Path, typer.Argument(metavar="FILE",
                                                  help="A /coins/markets JSON export.")],
             database_url: DatabaseOption = None) -> None:

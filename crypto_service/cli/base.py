@@ -47,10 +47,10 @@ class OneLineErrors(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False,
-                                  **extra)
+                                  windows_expand_args=windows_expand_args, **extra)
             code = result if isinstance(result, int) else 0
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # `crypto` alone: its help

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 from collections.abc import Callable, Iterator, Sequence
 from functools import singledispatch
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import Message as GoogleMessage
 from grpclib.health.v1.health_pb2 import HealthCheckResponse
 from rich import box
 from rich.console import Console, RenderableType
@@ -27,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..client import results as r
-from ..messages import to_dict
+from ..messages import to_json
 from . import format as f
 
 Cell = Callable[[Any], "str | Text"]
@@ -295,16 +292,9 @@ def _(health: HealthStatus, console: Console, wide: bool) -> Iterator[Renderable
                style="green" if health.exit_code == 0 else "red")
 
 
-def canonical_json(result: r.Result | HealthStatus, *, indent: int | None = 2) -> str:
-    wire = result.wire
-    data = (json_format.MessageToDict(wire, always_print_fields_with_no_presence=True)
-            if isinstance(wire, GoogleMessage) else to_dict(wire))
-    return json.dumps(data, indent=indent, ensure_ascii=False)
-
-
 def show(result: r.Result | HealthStatus, *, as_json: bool, wide: bool) -> None:
     if as_json:
-        print(canonical_json(result))
+        print(to_json(result.wire))
         return
     console = Console(highlight=False)
     for renderable in tables(result, console, wide):
@@ -318,7 +308,7 @@ def show_stream(updates: Iterator[r.PriceUpdate], *, as_json: bool, wide: bool) 
     redrawn in place; piped, one line per update as it comes."""
     if as_json:
         for update in updates:
-            print(canonical_json(update, indent=None), flush=True)
+            print(to_json(update.wire, indent=None), flush=True)
         return
     console = Console(highlight=False)
     first = next(updates, None)  # an error (an unknown symbol) comes before any table

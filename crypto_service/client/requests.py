@@ -39,7 +39,7 @@ def enum_value(enum: type[E], value: E | str, aliases: dict[str, str] | None = N
     try:
         return enum[name]
     except KeyError:
-        choices = ", ".join(m.name.lower() for m in enum if m.value)
+        choices = ", ".join([*(aliases or {}), *(m.name.lower() for m in enum if m.value)])
         raise InvalidArgument(f"unknown {enum.__name__} {value!r}: one of {choices}") from None
 
 

@@ -52,6 +52,8 @@ async def test_list_coins_pages_sorts_and_reports_totals(client):
 async def test_unknown_sort_name_is_refused_before_sending(client):
     with pytest.raises(InvalidArgument, match="market_cap"):
         await client.list_coins(sort_by="loudness")
+    with pytest.raises(InvalidArgument, match="one of gainers, losers, traded, top_gainers"):
+        await client.get_trending_coins("hot")
 
 
 async def test_search_and_top_return_coin_lists(client):

@@ -160,3 +160,9 @@ class CryptoClient:
             if not self._loop.loop.is_closed():  # else closing the client ended the call
                 self._loop.run(updates.aclose())
 
+
+# One docstring per method, written once on the async client, shown by help() and IDEs here too.
+for _name, _method in vars(CryptoClient).items():
+    _source = getattr(AsyncCryptoClient, _name, None)
+    if callable(_method) and _method.__doc__ is None and _source is not None:
+        _method.__doc__ = _source.__doc__

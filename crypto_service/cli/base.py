@@ -121,9 +121,7 @@ def load_settings(**overrides: Any) -> Any:
     from ..settings import get_settings
 
     try:
-        settings = get_settings()
-        return settings.model_validate({**settings.model_dump(), **{
-            k: v for k, v in overrides.items() if v is not None}})
+        return get_settings().with_overrides(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "_".join(str(part) for part in first["loc"])

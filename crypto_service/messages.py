@@ -29,14 +29,16 @@ def to_google(message: betterproto2.Message) -> Message:
     return google_class(type(message)).FromString(bytes(message))
 
 
-def to_dict(message: betterproto2.Message, *, proto_names: bool = False) -> dict[str, Any]:
+def to_dict(message: betterproto2.Message | Message, *,
+            proto_names: bool = False) -> dict[str, Any]:
     """Canonical proto3 JSON as a dict, every field present (zeros too) so the shape is stable.
-    `proto_names` keeps `volume_24h_usd` instead of the JSON name `volume24hUsd`."""
-    return json_format.MessageToDict(to_google(message), preserving_proto_field_name=proto_names,
+    `proto_names` keeps `volume_24h_usd` instead of the JSON name `volume24hUsd`. A Google
+    protobuf message (such as grpc.health.v1's) is taken as it is."""
+    google = message if isinstance(message, Message) else to_google(message)
+    return json_format.MessageToDict(google, preserving_proto_field_name=proto_names,
                                      always_print_fields_with_no_presence=True)
 
 
-def to_json(value: betterproto2.Message | list[betterproto2.Message]) -> str:
-    """Canonical proto3 JSON text of a message, or an array of them."""
-    data = [to_dict(item) for item in value] if isinstance(value, list) else to_dict(value)
-    return json.dumps(data, indent=2)
+def to_json(message: betterproto2.Message | Message, *, indent: int | None = 2) -> str:
+    """Canonical proto3 JSON text of a message (one line when `indent` is None)."""
+    return json.dumps(to_dict(message), indent=indent, ensure_ascii=False)

@@ -78,9 +78,10 @@ class Settings(BaseSettings):
         return value
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with the flags a user gave (None means the flag was not given)."""
+        """A copy with the flags a user gave (None means the flag was not given), validated
+        as the environment is."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        return self.model_copy(update=given) if given else self
+        return self.model_validate({**self.model_dump(), **given}) if given else self
 
 
 @lru_cache(maxsize=1)

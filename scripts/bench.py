@@ -7,7 +7,7 @@ seeded SQLite database, and drives each with h2load (a separate C process) sendi
 gRPC frames. Streams and writes: `bench_streams.py` (StreamPrices subscribers from separate
 load processes, GetCoin p99 against idle) and `bench_ledger.py` (Deposit and Transfer with 1
 and 50 callers on SQLite and PostgreSQL, per worker count) run as child processes. It prints
-every table with its ratios, checks the goals of issue 6, and saves `bench.json` and a PNG
+every table with its ratios, checks its goals, and saves `bench.json` and a PNG
 chart (matplotlib) in --out.
 
     make bench                       # = .venv/bin/python scripts/bench.py

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .base import DatabaseOption, app, fail, load_settings
+from .base import DatabaseOption, app, fail, load_settings, progress, quiet_library_logs
 
 
 @app.command()
@@ -43,13 +43,15 @@ def migrate(database_url: DatabaseOption = None) -> None:
 @app.command()
 def seed(
     file: Annotated[Optional[Path], typer.Option(
-        "--file", help="A CoinGecko /coins/markets JSON export (default: the bundled one).",
-        show_default=False)] = None,
+        "--file", metavar="PATH", show_default=False,
+        help="A CoinGecko /coins/markets JSON export [default: the bundled coins].")] = None,
     if_empty: Annotated[bool, typer.Option(
         "--if-empty", help="Only when the database has no coins yet.")] = False,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Load coins, upserting by symbol: loading the same data twice changes nothing."""
+    """Load coins (the bundled ones, or a CoinGecko export).
+
+    Upserts by symbol: loading the same data twice changes nothing."""
     from ..db import connect
     from ..db.models import Coin
     from ..domain.coingecko import load_snapshot, upsert_coins
@@ -62,11 +64,13 @@ def seed(
         async with connect.database(settings):
             if if_empty and await Coin.exists():
                 return "database already has coins: nothing loaded"
-            result = await upsert_coins(snapshot.coins)
+            with progress(f"loading {len(snapshot.coins)} coins…"):
+                result = await upsert_coins(snapshot.coins)
         as_of = f" (as of {snapshot.as_of})" if snapshot.as_of else ""
         return (f"{len(snapshot.coins)} coins{as_of}: {result.created} created, "
                 f"{result.updated} updated, {result.unchanged} unchanged")
 
+    quiet_library_logs()
     try:
         typer.echo(asyncio.run(run()))
     except DomainError as exc:
@@ -75,29 +79,34 @@ def seed(
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Address to listen on [default: [::]].",
-                                                 show_default=False)] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port [default: 50051].",
-                                                 show_default=False)] = None,
+    host: Annotated[Optional[str], typer.Option(
+        metavar="HOST", show_default=False,
+        help="Address to listen on [default: [::], every interface].")] = None,
+    port: Annotated[Optional[int], typer.Option(
+        metavar="PORT", show_default=False, help="Port to listen on [default: 50051].")] = None,
     database_url: DatabaseOption = None,
     simulate: Annotated[Optional[bool], typer.Option(
-        "--simulate/--no-simulate", help="Run the market simulator (one writer per database) "
-        "[default: on].", show_default=False)] = None,
+        "--simulate/--no-simulate", show_default=False,
+        help="Run the market simulator, one writer per database [default: on].")] = None,
     workers: Annotated[Optional[int], typer.Option(
-        min=1, max=64, help="Server processes sharing the port (SO_REUSEPORT), each with its "
-        "own event loop and database pool [default: 1].", show_default=False)] = None,
+        metavar="N", min=1, max=64, show_default=False,
+        help="Server processes sharing the port (SO_REUSEPORT), each with its own event "
+        "loop and database pool [default: 1].")] = None,
     tls_cert: Annotated[Optional[Path], typer.Option(
-        help="Serve TLS with this PEM certificate (chain) (env CRYPTO_TLS_CERT); needs "
-        "--tls-key. Re-read on SIGHUP.", show_default=False)] = None,
+        metavar="PATH", show_default=False,
+        help="Serve TLS with this PEM certificate chain (needs --tls-key); re-read on "
+        "SIGHUP.")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(
-        help="The certificate's unencrypted PEM private key (env CRYPTO_TLS_KEY).",
-        show_default=False)] = None,
+        metavar="PATH", show_default=False,
+        help="The certificate's unencrypted PEM private key.")] = None,
     tls_client_ca: Annotated[Optional[Path], typer.Option(
-        help="Require client certificates signed by this PEM CA (mTLS; env "
-        "CRYPTO_TLS_CLIENT_CA).", show_default=False)] = None,
+        metavar="PATH", show_default=False,
+        help="Require client certificates signed by this PEM CA (mTLS).")] = None,
 ) -> None:
-    """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM
-    (SIGHUP re-reads the TLS files)."""
+    """Serve the API until SIGINT or SIGTERM.
+
+    Serves crypto.CryptoService with reflection and grpc.health.v1; SIGHUP re-reads the TLS
+    files."""
     from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
     from ..server.tls import TLSConfigError
     from ..server.workers import PortRequired, configure_logging, run_loop, serve_workers

@@ -10,7 +10,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .base import DatabaseOption, app, fail, load_settings
+from .base import (
+    Command,
+    DatabaseOption,
+    app,
+    fail,
+    load_settings,
+    progress,
+    quiet_library_logs,
+)
 
 prices = typer.Typer(help="Update coin prices from CoinGecko /coins/markets data.",
                      no_args_is_help=True)
@@ -34,11 +42,13 @@ def _summary(result) -> str:
     return f"{len(result.updated)} updated, {result.unchanged} unchanged{unknown}"
 
 
-@prices.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="A /coins/markets JSON export.")],
+@prices.command("import", cls=Command)
+def import_(file: Annotated[Path, typer.Argument(metavar="FILE",
+                                                 help="A /coins/markets JSON export.")],
             database_url: DatabaseOption = None) -> None:
-    """Apply an export's prices to known coins, all or nothing. Symbols not in the database
-    are skipped and listed (`crypto seed --file` adds coins)."""
+    """Apply an export's prices to known coins, all or nothing.
+
+    Symbols not in the database are skipped and listed (`crypto seed --file` adds coins)."""
     from ..db import connect
     from ..domain.errors import DomainError
     from ..domain.prices.coingecko_feed import import_file
@@ -49,22 +59,28 @@ def import_(file: Annotated[Path, typer.Argument(help="A /coins/markets JSON exp
         async with connect.database(settings):
             return await import_file(file)
 
+    quiet_library_logs()
     try:
-        typer.echo(_summary(asyncio.run(run())))
+        with progress(f"applying {file}…"):
+            result = asyncio.run(run())
+        typer.echo(_summary(result))
     except DomainError as exc:
         fail(f"{file}: {exc}")
 
 
 @prices.command()
 def sync(
-    url: Annotated[Optional[str], typer.Option(help="CoinGecko-compatible API base URL "
-                                                    "(env CRYPTO_COINGECKO_URL).")] = None,
-    every: Annotated[str, typer.Option(help="Time between polls: 60s, 5m, 1h.")] = "60s",
+    url: Annotated[Optional[str], typer.Option(
+        metavar="URL", envvar="CRYPTO_COINGECKO_URL", show_default=False,
+        help="CoinGecko-compatible API base URL [default: the public API].")] = None,
+    every: Annotated[str, typer.Option(metavar="DURATION",
+                                       help="Time between polls: 60s, 5m, 1h.")] = "60s",
     once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Poll /coins/markets and apply each good answer; bad or slow answers are logged and
-    skipped."""
+    """Poll /coins/markets and apply each good answer.
+
+    Bad or slow answers are retried, then logged and skipped."""
     import httpx
 
     from ..db import connect
@@ -76,6 +92,7 @@ def sync(
     interval = parse_duration(every)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_library_logs()
 
     async def run_once():
         async with connect.database(settings), httpx.AsyncClient(timeout=TIMEOUT) as client:
@@ -87,7 +104,9 @@ def sync(
 
     try:
         if once:
-            typer.echo(_summary(asyncio.run(run_once())))
+            with progress(f"fetching {base_url}…"):
+                result = asyncio.run(run_once())
+            typer.echo(_summary(result))
         else:
             asyncio.run(run_forever())
     except (DomainError, httpx.HTTPError) as exc:

@@ -1,7 +1,8 @@
 """The Python client of crypto.CryptoService: `AsyncCryptoClient`, `CryptoClient` (blocking),
-and the `CryptoError` hierarchy their calls raise."""
+the typed results their calls return (money as `Decimal`), and the `CryptoError` hierarchy
+their calls raise."""
 
-from .aio import DEFAULT_ADDRESS, AsyncCryptoClient
+from .aio import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, AsyncCryptoClient
 from .errors import (
     AlreadyExists,
     Cancelled,
@@ -9,6 +10,8 @@ from .errors import (
     DeadlineExceeded,
     InsufficientFunds,
     Internal,
+    InvalidAddress,
+    InvalidTLSOption,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -17,12 +20,29 @@ from .errors import (
     Unavailable,
     Unimplemented,
 )
+from .results import (
+    Coin,
+    CoinList,
+    CoinPage,
+    Holding,
+    LedgerTransaction,
+    MarketStats,
+    Portfolio,
+    Posted,
+    PriceUpdate,
+    Transfer,
+    TransactionPage,
+    Wallet,
+    WalletList,
+)
 from .retry import RetryPolicy
 from .sync import CryptoClient
 
 __all__ = [
-    "DEFAULT_ADDRESS", "AlreadyExists", "AsyncCryptoClient", "Cancelled", "CryptoClient",
-    "CryptoError", "DeadlineExceeded", "InsufficientFunds", "Internal", "InvalidArgument",
-    "NotFound", "PermissionDenied", "ResourceExhausted", "RetryPolicy", "Unauthenticated",
-    "Unavailable", "Unimplemented",
+    "DEFAULT_ADDRESS", "DEFAULT_TIMEOUT", "AlreadyExists", "AsyncCryptoClient", "Cancelled",
+    "Coin", "CoinList", "CoinPage", "CryptoClient", "CryptoError", "DeadlineExceeded",
+    "Holding", "InsufficientFunds", "Internal", "InvalidAddress", "InvalidArgument",
+    "InvalidTLSOption", "LedgerTransaction", "MarketStats", "NotFound", "PermissionDenied", "Portfolio", "Posted",
+    "PriceUpdate", "ResourceExhausted", "RetryPolicy", "Transfer", "TransactionPage",
+    "Unauthenticated", "Unavailable", "Unimplemented", "Wallet", "WalletList",
 ]

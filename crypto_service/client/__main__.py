@@ -1,4 +1,4 @@
-"""The seed guide's demo against a running server:
+"""A demo of the client's calls against a running server:
 `python -m crypto_service.client [ADDRESS]` (default: $CRYPTO_ADDRESS, else localhost:50051;
 a token for the wallet calls from $CRYPTO_TOKEN, TLS from $CRYPTO_TLS_CA, ... as for the
 `crypto` command)."""
@@ -12,7 +12,7 @@ from itertools import islice
 from . import DEFAULT_ADDRESS, CryptoClient, CryptoError, Unimplemented
 from .tls import tls_from_environment
 
-STREAMED_UPDATES = 4  # the guide's stream never ends; the demo stops after a few updates
+STREAMED_UPDATES = 4  # the stream never ends; the demo stops after a few updates
 
 
 def demo(client: CryptoClient) -> None:
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
         with CryptoClient(address, token=os.environ.get("CRYPTO_TOKEN"),
                           **tls_from_environment(os.environ)) as client:
             demo(client)
-    except (CryptoError, ValueError) as exc:  # ValueError: a malformed address
+    except CryptoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

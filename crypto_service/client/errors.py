@@ -37,6 +37,15 @@ class InvalidArgument(CryptoError):
     status = Status.INVALID_ARGUMENT
 
 
+class InvalidAddress(InvalidArgument):
+    """The client's address is not `host:port` (raised before any call is made)."""
+
+
+class InvalidTLSOption(InvalidArgument):
+    """A TLS option the client cannot use: a missing or unusable file, a key without its
+    certificate (raised before any call is made)."""
+
+
 class DeadlineExceeded(CryptoError):
     status = Status.DEADLINE_EXCEEDED
 

@@ -10,6 +10,8 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import TypeVar
 
+from .errors import InvalidAddress, InvalidArgument
+
 Amount = Decimal | str | int
 E = TypeVar("E", bound=IntEnum)
 
@@ -37,8 +39,8 @@ def enum_value(enum: type[E], value: E | str, aliases: dict[str, str] | None = N
     try:
         return enum[name]
     except KeyError:
-        choices = ", ".join(m.name.lower() for m in enum if m.value)
-        raise ValueError(f"unknown {enum.__name__} {value!r}: one of {choices}") from None
+        choices = ", ".join([*(aliases or {}), *(m.name.lower() for m in enum if m.value)])
+        raise InvalidArgument(f"unknown {enum.__name__} {value!r}: one of {choices}") from None
 
 
 def host_and_port(address: str) -> tuple[str, int]:
@@ -52,8 +54,9 @@ def host_and_port(address: str) -> tuple[str, int]:
     else:
         host, port = address, ""
     if not host:
-        raise ValueError(f"address {address!r} has no host")
-    try:
-        return host, int(port) if port else DEFAULT_PORT
-    except ValueError:
-        raise ValueError(f"address {address!r} has a bad port") from None
+        raise InvalidAddress(f"address {address!r} has no host")
+    if not port:
+        return host, DEFAULT_PORT
+    if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidAddress(f"address {address!r}: the port must be a number from 1 to 65535")
+    return host, int(port)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..tls_keys import EncryptedKey, load_cert_chain
+from .errors import InvalidTLSOption
 
 FilePath = str | os.PathLike[str]
 
@@ -17,14 +18,15 @@ def client_ssl_context(*, ca: FilePath | None = None, cert: FilePath | None = No
                        key: FilePath | None = None) -> ssl.SSLContext:
     """TLS 1.2 or newer with ALPN `h2`; the server's certificate verified against `ca` (the
     system's CAs without one) and its host name; `cert` and `key` present a client
-    certificate to servers that require one. A file that cannot be used is a ValueError
+    certificate to servers that require one. A file that cannot be used is `InvalidTLSOption`
     naming it."""
     if key is not None and cert is None:
-        raise ValueError("a client key needs its certificate (--cert, CRYPTO_CLIENT_TLS_CERT)")
+        raise InvalidTLSOption(
+            "a client key needs its certificate (--cert, CRYPTO_CLIENT_TLS_CERT)")
     try:
         context = ssl.create_default_context(cafile=ca)
     except OSError as exc:  # ssl.SSLError included
-        raise ValueError(f"TLS CA file {ca}: {_reason(exc)}") from None
+        raise InvalidTLSOption(f"TLS CA file {ca}: {_reason(exc)}") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["h2"])
     if cert is not None:
@@ -32,7 +34,8 @@ def client_ssl_context(*, ca: FilePath | None = None, cert: FilePath | None = No
             load_cert_chain(context, cert, key)
         except (OSError, EncryptedKey) as exc:
             files = f"{cert} and key {key}" if key is not None else str(cert)
-            raise ValueError(f"TLS client certificate {files}: {_reason(exc)}") from None
+            raise InvalidTLSOption(
+                f"TLS client certificate {files}: {_reason(exc)}") from None
     return context
 
 
@@ -43,7 +46,8 @@ def tls_context(ssl_option: bool | ssl.SSLContext | None, *, tls: bool, ca: File
     if not (tls or ca is not None or cert is not None or key is not None):
         return ssl_option
     if ssl_option is not None:
-        raise ValueError("give either ssl= or the TLS options (tls, ca, cert, key), not both")
+        raise InvalidTLSOption(
+            "give either ssl= or the TLS options (tls, ca, cert, key), not both")
     return client_ssl_context(ca=ca, cert=cert, key=key)
 
 

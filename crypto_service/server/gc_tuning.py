@@ -2,14 +2,13 @@
 
 With CPython's defaults (a young collection every 700 allocations) every object that lives
 for a stream's interval (a timer, a future) is promoted to the oldest generation, which then
-fills fast enough to trigger full collections over millions of stream objects: stalls of
-200-500 ms that hit every call at once (measured with 10,000 subscribers, see
-scripts/bench_streams.py). A larger young generation lets such objects die young, and
-freezing what start-up built keeps it out of every scan. Not too large, though: a young
-collection scans everything allocated since the last one, and grpclib leaves cyclic garbage on
-every call, so at 100,000 each collection paused the process ~100-150 ms and set GetCoin's p99
-under load (h2load, 50 connections: p99 114 ms, against 40 ms at 10,000, which kept the
-10,000-stream lag p99 at 36 ms).
+fills fast enough to trigger full collections over millions of stream objects: long stalls
+that hit every call at once (scripts/bench_streams.py shows them as stream lag). A larger
+young generation lets such objects die young, and freezing what start-up built keeps it out
+of every scan. Not too large, though: a young collection scans everything allocated since the
+last one, and grpclib leaves cyclic garbage on every call, so a much larger threshold makes
+each collection a pause that shows in GetCoin's tail latency under load. The thresholds below
+balance the two; docs/PERFORMANCE.md has the benchmarks that measure them.
 """
 
 from __future__ import annotations

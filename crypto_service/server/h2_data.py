@@ -1,12 +1,12 @@
 """HTTP/2 DATA frames put into an h2 connection without h2's frame objects.
 
 `H2Connection.send_data` builds a `DataFrame`, its flags and padding objects and serializes
-them: about 15 us a frame, a third of what a price stream costs the server at 10,000 streams.
+them: a large share of what each price update costs a server with many streams.
 `send_data` below does the same bookkeeping (the connection's and the stream's state machines
-and flow-control windows) and appends the 9-byte frame header and the payload itself: about
-4 us. It relies on h2 4.x internals, so at import it is checked against `H2Connection.send_data`
-on a real pair of connections (same bytes, same windows); if they differ it is not used and
-`send_data` is h2's own.
+and flow-control windows) and appends the 9-byte frame header and the payload itself, a
+fraction of the work. It relies on h2 4.x internals, so at import it is checked against
+`H2Connection.send_data` on a real pair of connections (same bytes, same windows); if they
+differ it is not used and `send_data` is h2's own.
 """
 
 from __future__ import annotations

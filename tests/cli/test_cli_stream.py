@@ -13,14 +13,15 @@ from crypto_service.generated import crypto as pb
 from crypto_service.messages import google_class
 
 
-async def test_table_shows_the_latest_price_of_each_symbol(invoke, fake, fake_address):
+async def test_piped_it_prints_a_line_per_update(invoke, fake, fake_address):
     result = await invoke("stream", "BTC", "ETH", "--interval", "2", "--address", fake_address)
     assert result.exit_code == 0, result.output
     assert fake.calls[-1].request == pb.StreamPricesRequest(symbols=["BTC", "ETH"],
                                                             interval_seconds=2)
-    rows = [line for line in result.stdout.splitlines() if "BTC" in line or "ETH" in line]
-    assert len(rows) == 2  # one row per symbol, updated in place
-    assert "94000.5" in rows[0] and "3300" in rows[1]
+    rows = result.stdout.splitlines()
+    assert len(rows) == 2 * fake.stream_rounds
+    assert rows[0].split()[:3] == ["BTC", "$94,000.50", "+1.50%"]
+    assert rows[1].split()[:3] == ["ETH", "$3,300.00", "-2.25%"]
 
 
 async def test_json_is_one_parseable_update_per_line(invoke, fake, fake_address):

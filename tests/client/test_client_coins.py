@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from crypto_service.client import AsyncCryptoClient, InvalidArgument, NotFound
+from crypto_service.client import AsyncCryptoClient, Coin, CoinList, InvalidArgument, NotFound
 from crypto_service.generated import crypto as pb
 from tests.conftest import make_coin
 
@@ -25,8 +25,9 @@ async def client(app_address):
 
 async def test_get_coin_by_symbol_slug_and_id_returns_the_coin(client):
     btc = await client.get_coin(symbol="BTC")
-    assert isinstance(btc, pb.Coin)
-    assert (btc.symbol, btc.name, btc.current_price_usd) == ("BTC", "Bitcoin", "94000.5")
+    assert isinstance(btc, Coin)
+    assert (btc.symbol, btc.name, btc.current_price_usd) == ("BTC", "Bitcoin", Decimal("94000.5"))
+    assert btc.wire.message == "found BTC"  # the whole response is kept
     assert (await client.get_coin(slug="ethereum")).symbol == "ETH"
     assert (await client.get_coin(coin_id=btc.id)).symbol == "BTC"
 
@@ -49,20 +50,23 @@ async def test_list_coins_pages_sorts_and_reports_totals(client):
 
 
 async def test_unknown_sort_name_is_refused_before_sending(client):
-    with pytest.raises(ValueError, match="market_cap"):
+    with pytest.raises(InvalidArgument, match="market_cap"):
         await client.list_coins(sort_by="loudness")
+    with pytest.raises(InvalidArgument, match="one of gainers, losers, traded, top_gainers"):
+        await client.get_trending_coins("hot")
 
 
 async def test_search_and_top_return_coin_lists(client):
-    assert [c.symbol for c in await client.search_coins("eth")] == ["ETH"]
+    found = await client.search_coins("eth")
+    assert isinstance(found, CoinList) and [c.symbol for c in found] == ["ETH"]
+    assert found[0].current_price_usd == Decimal("3300") and len(found) == 1
     assert [c.symbol for c in await client.list_top_coins(2)] == ["BTC", "ETH"]
 
 
 async def test_market_stats_and_trending(client):
     stats = await client.get_market_stats()
     assert stats.active_coins_count == 3
-    assert Decimal(stats.total_market_cap_usd) == Decimal("1.8E12") + Decimal("4E11") + \
-        Decimal("1E10")
+    assert stats.total_market_cap_usd == Decimal("1.8E12") + Decimal("4E11") + Decimal("1E10")
     assert [c.symbol for c in await client.get_trending_coins("gainers", 1)] == ["BTC"]
     assert [c.symbol for c in await client.get_trending_coins(pb.TrendingType.TOP_LOSERS, 1)] \
         == ["ETH"]

@@ -24,25 +24,27 @@ async def client(app_address):
 
 
 async def test_deposit_credits_once_per_transaction_id(client):
-    assert (await client.deposit(1, "BTC", Decimal("1.5"), transaction_id="ext-1")).balance \
-        == "1.5"
-    assert (await client.deposit(1, "BTC", "1.5", transaction_id="ext-1")).balance == "1.5"
+    first = await client.deposit(1, "BTC", Decimal("1.5"), transaction_id="ext-1")
+    replay = await client.deposit(1, "BTC", "1.5", transaction_id="ext-1")
+    assert first.wallet.balance == replay.wallet.balance == Decimal("1.5")
+    assert first.message.startswith("deposited 1.5 BTC (transaction ")
+    assert replay.message.startswith("already applied as transaction ")
     with pytest.raises(AlreadyExists):
         await client.deposit(1, "BTC", "2", transaction_id="ext-1")
-    assert (await client.get_wallet(1, "BTC")).balance == "1.5"
+    assert (await client.get_wallet(1, "BTC")).balance == Decimal("1.5")
 
 
 async def test_withdraw_and_transfer_move_money_and_refuse_overdrafts(client):
     await client.deposit(1, "BTC", 2, transaction_id="ext-2")
-    assert (await client.withdraw(1, "BTC", "0.5", "bc1qdest")).balance == "1.5"
+    assert (await client.withdraw(1, "BTC", "0.5", "bc1qdest")).wallet.balance == Decimal("1.5")
     with pytest.raises(InsufficientFunds, match="available 1.5"):
         await client.withdraw(1, "BTC", "5", "bc1qdest")
     moved = await client.transfer(1, 2, "BTC", "0.25", note="lunch", idempotency_key="k-1")
     replay = await client.transfer(1, 2, "BTC", "0.25", note="lunch", idempotency_key="k-1")
     assert replay.transaction_id == moved.transaction_id
-    assert (moved.from_wallet.balance, moved.to_wallet.balance) == ("1.25", "0.25")
+    assert (moved.from_wallet.balance, moved.to_wallet.balance) == (Decimal("1.25"), Decimal("0.25"))
     wallets = await client.list_wallets(2)
-    assert [(w.symbol, w.balance) for w in wallets.wallets] == [("BTC", "0.25")]
+    assert [(w.symbol, w.balance) for w in wallets.wallets] == [("BTC", Decimal("0.25"))]
 
 
 async def test_history_and_portfolio_of_the_moves(client):
@@ -50,8 +52,8 @@ async def test_history_and_portfolio_of_the_moves(client):
     await client.transfer(1, 2, "BTC", "0.5")
     history = await client.list_transactions(1, "BTC")
     assert [(t.kind, t.balance_change) for t in history.transactions] == \
-        [(pb.TransactionKind.TRANSFER, "-0.5"), (pb.TransactionKind.DEPOSIT, "1")]
+        [(pb.TransactionKind.TRANSFER, Decimal("-0.5")), (pb.TransactionKind.DEPOSIT, 1)]
     portfolio = await client.get_portfolio(2)
-    assert (portfolio.total_value_usd, portfolio.coins_count) == ("25000", 1)
+    assert (portfolio.total_value_usd, portfolio.coins_count) == (Decimal("25000"), 1)
     with pytest.raises(NotFound):
         await client.get_wallet(3, "BTC")

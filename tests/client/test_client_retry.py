@@ -1,10 +1,14 @@
 """Retries with a fault injected: the fake answers UNAVAILABLE a number of times first."""
 
+import asyncio
+import socket
+
 import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
+from grpclib.testing import ChannelFor
 
-from crypto_service.client import Internal, Unavailable
+from crypto_service.client import AsyncCryptoClient, Internal, RetryPolicy, Unavailable
 
 
 def fail_next(fake, times: int) -> None:
@@ -40,8 +44,8 @@ async def test_deposit_without_transaction_id_is_never_retried(fake, fake_client
 
 async def test_deposit_with_transaction_id_is_retried(fake, fake_client):
     fail_next(fake, 2)
-    wallet = await fake_client.deposit(1, "BTC", "1", transaction_id="ext-1")
-    assert wallet.balance == "1"
+    posted = await fake_client.deposit(1, "BTC", "1", transaction_id="ext-1")
+    assert posted.wallet.balance == 1
     assert fake.methods() == ["Deposit"] * 3
 
 
@@ -54,3 +58,25 @@ async def test_withdraw_and_transfer_retry_with_one_idempotency_key(fake, fake_c
     await write(fake_client)
     keys = {call.metadata["idempotency-key"] for call in fake.calls}
     assert len(fake.calls) == 3 and len(keys) == 1
+
+
+async def test_no_retry_starts_that_would_end_past_the_callers_deadline(fake):
+    # A backoff of a minute against a deadline of a second: the first failure is final,
+    # and the caller hears it at once rather than after the backoff.
+    slow = RetryPolicy(attempts=4, initial_backoff=60, max_backoff=60)
+    fail_next(fake, 3)
+    async with ChannelFor([fake]) as channel, \
+            AsyncCryptoClient(timeout=1, retry=slow, channel=channel) as client:
+        with pytest.raises(Unavailable, match="try again"):
+            await asyncio.wait_for(client.get_coin("BTC"), 30)
+    assert fake.methods() == ["GetCoin"]
+
+
+async def test_a_stopped_server_is_unavailable_within_the_deadline():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    slow = RetryPolicy(attempts=10, initial_backoff=60, max_backoff=60)
+    async with AsyncCryptoClient(address, timeout=1, retry=slow) as client:
+        with pytest.raises(Unavailable, match="connection failed"):
+            await asyncio.wait_for(client.list_top_coins(), 30)

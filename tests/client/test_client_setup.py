@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from crypto_service.client import AsyncCryptoClient
+from crypto_service.client import AsyncCryptoClient, CryptoClient, CryptoError, InvalidAddress
 from crypto_service.client.requests import host_and_port
 
 
@@ -37,10 +37,13 @@ def test_addresses(address, expected):
     assert host_and_port(address) == expected
 
 
-@pytest.mark.parametrize("address", ["localhost:http", ":50051", "[::1]:x"])
-def test_bad_addresses_are_value_errors(address):
-    with pytest.raises(ValueError, match="address"):
-        host_and_port(address)
+@pytest.mark.parametrize("address", ["localhost:http", ":50051", "[::1]:x", "127.0.0.1:99999",
+                                     "127.0.0.1:0", "localhost:-1", "localhost:٣"])
+def test_bad_addresses_are_the_clients_own_error(address):
+    with pytest.raises(InvalidAddress, match="address") as raised:
+        CryptoClient(address)
+    assert isinstance(raised.value, CryptoError)
+    assert str(raised.value).startswith("INVALID_ARGUMENT: address")
 
 
 def test_an_async_client_made_before_its_loop_connects_inside_it(fake_in_thread):

@@ -2,6 +2,7 @@
 leaving the loop early cancels the call on the server."""
 
 import asyncio
+from decimal import Decimal
 from contextlib import aclosing
 
 import pytest
@@ -16,7 +17,7 @@ async def test_async_stream_yields_every_update_until_the_server_ends_it(fake, f
     async with AsyncCryptoClient(fake_address) as client:
         updates = [u async for u in client.stream_prices(["BTC", "ETH"], interval=2)]
     assert [(u.symbol, u.price_usd) for u in updates] == \
-        [("BTC", "94000.5"), ("ETH", "3300")] * fake.stream_rounds
+        [("BTC", Decimal("94000.5")), ("ETH", Decimal("3300"))] * fake.stream_rounds
     assert fake.calls[0].request == pb.StreamPricesRequest(symbols=["BTC", "ETH"],
                                                            interval_seconds=2)
 

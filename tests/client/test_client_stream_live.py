@@ -26,7 +26,7 @@ async def client(app_address):
 async def test_the_stream_starts_with_the_current_price_of_each_symbol(client):
     async with aclosing(client.stream_prices(["btc", "ETH"], interval=1)) as updates:
         first = [await anext(updates), await anext(updates)]
-    assert {(u.symbol, u.price_usd) for u in first} == {("BTC", "94000.5"), ("ETH", "3300")}
+    assert {(u.symbol, u.price_usd) for u in first} == {("BTC", Decimal("94000.5")), ("ETH", 3300)}
 
 
 async def test_an_unknown_symbol_is_not_found(client):

@@ -1,6 +1,7 @@
 """CryptoClient, the blocking client: from plain code and from inside a running event loop."""
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 
@@ -12,7 +13,7 @@ def test_works_where_no_event_loop_runs(fake, fake_in_thread):
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
     with CryptoClient(fake_in_thread, token="t0k3n") as client:
-        assert client.get_coin(symbol="BTC").current_price_usd == "94000.5"
+        assert client.get_coin(symbol="BTC").current_price_usd == Decimal("94000.5")
         assert [c.symbol for c in client.list_top_coins(10)] == ["BTC", "ETH"]
         assert client.get_wallet(3, "ETH").user_id == 3
     assert fake.calls[-1].metadata["authorization"] == "Bearer t0k3n"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from crypto_service.client import AsyncCryptoClient, CryptoClient, RetryPolicy, Unavailable
+from crypto_service.client import AsyncCryptoClient, CryptoClient, InvalidTLSOption, RetryPolicy
+from crypto_service.client import Unavailable
 from tests.certs import Pair, TestCA
 from tests.client.servers import loopback, loopback_in_thread
 from tests.client.test_client_guide import run_python
@@ -99,15 +100,15 @@ def test_the_blocking_client_takes_the_same_options(fake, ca, client_pair):
 
 def test_unusable_tls_options_are_a_value_error_naming_the_file(ca, client_pair, tmp_path):
     missing = tmp_path / "missing.pem"
-    with pytest.raises(ValueError, match=f"TLS CA file {missing}: No such file"):
+    with pytest.raises(InvalidTLSOption, match=f"TLS CA file {missing}: No such file"):
         AsyncCryptoClient(ca=missing)
-    with pytest.raises(ValueError, match=f"TLS CA file {client_pair.key}: "):
+    with pytest.raises(InvalidTLSOption, match=f"TLS CA file {client_pair.key}: "):
         AsyncCryptoClient(ca=client_pair.key)
-    with pytest.raises(ValueError, match="does not match the certificate"):
+    with pytest.raises(InvalidTLSOption, match="does not match the certificate"):
         AsyncCryptoClient(cert=client_pair.cert, key=ca.issue("other").key)
-    with pytest.raises(ValueError, match="a client key needs its certificate"):
+    with pytest.raises(InvalidTLSOption, match="a client key needs its certificate"):
         AsyncCryptoClient(key=client_pair.key)
-    with pytest.raises(ValueError, match="either ssl= or the TLS options"):
+    with pytest.raises(InvalidTLSOption, match="either ssl= or the TLS options"):
         AsyncCryptoClient(ssl=True, ca=ca.file)
 
 
@@ -122,4 +123,4 @@ async def test_the_demo_module_takes_tls_from_the_environment(ca, client_pair, m
     code, out, err = await run_python("-m", "crypto_service.client", address,
                                       env={"CRYPTO_TLS_CA": str(missing)})
     assert (code, out) == (1, "")
-    assert err == f"error: TLS CA file {missing}: No such file or directory\n"
+    assert err == f"error: INVALID_ARGUMENT: TLS CA file {missing}: No such file or directory\n"

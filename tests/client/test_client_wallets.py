@@ -5,13 +5,14 @@ from decimal import Decimal
 
 import pytest
 
+from crypto_service.client import Wallet
 from crypto_service.generated import crypto as pb
 
 
 async def test_get_wallet_sends_the_user_and_coin_and_returns_the_wallet(fake, fake_client):
     wallet = await fake_client.get_wallet(7, "BTC")
-    assert isinstance(wallet, pb.Wallet)
-    assert (wallet.user_id, wallet.symbol, wallet.balance) == (7, "BTC", "1.5")
+    assert isinstance(wallet, Wallet)
+    assert (wallet.user_id, wallet.symbol, wallet.balance) == (7, "BTC", Decimal("1.5"))
     assert fake.calls[-1].request == pb.GetWalletRequest(user_id=7, symbol="BTC")
     await fake_client.get_wallet(7, coin_id=3)
     assert fake.calls[-1].request == pb.GetWalletRequest(user_id=7, coin_id=3)
@@ -25,10 +26,10 @@ async def test_every_call_carries_the_bearer_token(fake, fake_client):
 async def test_list_wallets_and_portfolio_return_the_responses_with_totals(fake, fake_client):
     wallets = await fake_client.list_wallets(7, exclude_zero_balance=True)
     assert [w.symbol for w in wallets.wallets] == ["BTC"]
-    assert wallets.total_value_usd == "1.5"
+    assert wallets.total_value_usd == Decimal("1.5")
     assert fake.calls[-1].request.exclude_zero_balance is True
     portfolio = await fake_client.get_portfolio(user_id=7)
-    assert portfolio.total_value_usd == "47000.25"
+    assert portfolio.total_value_usd == Decimal("47000.25")
     assert [h.symbol for h in portfolio.holdings] == ["BTC"]
 
 
@@ -46,10 +47,10 @@ async def test_list_transactions_sends_the_filters(fake, fake_client):
     (3, "3"),
 ])
 async def test_amounts_travel_exactly_as_plain_strings(fake, fake_client, amount, wire):
-    wallet = await fake_client.deposit(1, "BTC", amount, transaction_id="ext-9")
+    posted = await fake_client.deposit(1, "BTC", amount, transaction_id="ext-9")
     assert fake.calls[-1].request == pb.DepositRequest(user_id=1, symbol="BTC", amount=wire,
                                                        transaction_id="ext-9")
-    assert wallet.balance == wire
+    assert posted.wallet.balance == Decimal(wire)
 
 
 @pytest.mark.parametrize("amount", [0.1, 1.0, True])
@@ -63,9 +64,9 @@ async def test_a_float_amount_is_a_type_error_and_nothing_is_sent(fake, fake_cli
 
 
 async def test_withdraw_sends_a_fresh_idempotency_key_per_call(fake, fake_client):
-    wallet = await fake_client.withdraw(1, "BTC", "0.5", "bc1qdest")
+    posted = await fake_client.withdraw(1, "BTC", "0.5", "bc1qdest")
     await fake_client.withdraw(1, "BTC", "0.5", "bc1qdest")
-    assert wallet.balance == "0"
+    assert posted.wallet.balance == 0
     assert fake.calls[0].request == pb.WithdrawRequest(user_id=1, symbol="BTC", amount="0.5",
                                                        destination_address="bc1qdest")
     keys = [call.metadata["idempotency-key"] for call in fake.calls]
@@ -75,7 +76,7 @@ async def test_withdraw_sends_a_fresh_idempotency_key_per_call(fake, fake_client
 async def test_transfer_uses_the_given_idempotency_key(fake, fake_client):
     result = await fake_client.transfer(1, 2, "ETH", "1.25", note="rent",
                                         idempotency_key="k-1")
-    assert (result.transaction_id, result.to_wallet.balance) == ("tx-1", "1.25")
+    assert (result.transaction_id, result.to_wallet.balance) == ("tx-1", Decimal("1.25"))
     assert fake.calls[-1].request == pb.TransferRequest(from_user_id=1, to_user_id=2,
                                                         symbol="ETH", amount="1.25", note="rent")
     assert fake.calls[-1].metadata["idempotency-key"] == "k-1"

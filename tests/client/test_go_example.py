@@ -116,7 +116,8 @@ def test_a_refused_call_is_one_line_on_stderr_and_exit_1(cryptoclient, address):
     done = run_client(cryptoclient, address, token=None)  # wallets need a token here
 
     assert done.returncode == 1
-    assert done.stderr == "error: GetPortfolio: Unauthenticated: this call needs a bearer token\n"
+    assert done.stderr == ("error: GetPortfolio: Unauthenticated: this call needs a bearer token: "
+                           "send request metadata 'authorization: Bearer <token>'\n")
     lines = done.stdout.splitlines()
     assert lines[0].startswith("BTC Price: $") and len(lines) == 11  # the coins came first
 

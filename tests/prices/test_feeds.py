@@ -210,9 +210,13 @@ def test_crypto_prices_import_reports_what_it_did(cli_env, tmp_path):
 def test_crypto_prices_sync_once_against_a_fake_server(cli_env, fake_coingecko):
     url, fake = fake_coingecko
     assert run_cli("seed", env=cli_env).returncode == 0
-    fake.answers = [(200, [market_row("ETH", 2500, rank=2)])]
+    fake.answers = [(503, "busy"), (200, [market_row("ETH", 2500, rank=2)])]
     done = run_cli("prices", "sync", "--once", "--url", url, env=cli_env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1 updated")
+    # It says that it retries, and libraries' own chatter (each HTTP request, the ORM's
+    # shutdown) stays out of the way.
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "503" in lines[0] and "retrying in 1 s (attempt 2)" in lines[0]
     bad_every = run_cli("prices", "sync", "--every", "soon", "--url", url, env=cli_env)
     assert bad_every.returncode == 2 and "duration" in bad_every.stderr

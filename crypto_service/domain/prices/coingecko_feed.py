@@ -10,7 +10,13 @@ from json import JSONDecodeError
 from pathlib import Path
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from ..coingecko import Snapshot, load_snapshot, parse_snapshot
 from ..errors import InvalidArgument
@@ -46,7 +52,7 @@ async def fetch_snapshot(client: httpx.AsyncClient, base_url: str, *, attempts: 
     async for attempt in AsyncRetrying(
             stop=stop_after_attempt(attempts), reraise=True,
             wait=wait_exponential(multiplier=backoff_seconds, max=30 * backoff_seconds),
-            retry=retry_if_exception(_transient)):
+            retry=retry_if_exception(_transient), before_sleep=_say_retrying):
         with attempt:
             response = await client.get(url, params=MARKETS_QUERY)
             response.raise_for_status()
@@ -54,6 +60,13 @@ async def fetch_snapshot(client: httpx.AsyncClient, base_url: str, *, attempts: 
         return parse_snapshot(response.json())
     except JSONDecodeError as exc:
         raise InvalidArgument(f"not valid JSON: {exc}") from None
+
+
+def _say_retrying(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    said = str(error).splitlines()[0] if error and str(error) else type(error).__name__
+    log.warning("CoinGecko: %s; retrying in %.0f s (attempt %d)", said, state.upcoming_sleep,
+                state.attempt_number + 1)
 
 
 async def sync_once(client: httpx.AsyncClient, base_url: str, **retry: float) -> WriteResult:

@@ -7,8 +7,8 @@ also sends a NOTIFY, delivered to listeners only if it commits.
 The simulator runs it every second on the serving process's event loop, so it sends plain SQL
 (one light locking read, one prepared update run per coin) with Tortoise's own value
 conversions (`db/rows.py`) instead of instantiating models and building `bulk_update`'s CASE
-statement, which blocked the loop 30-70 ms a step. Conversions and statements go in batches of
-coins, so no piece holds the loop more than a few milliseconds. The stored `updated_at` is the
+statement, which held the loop for a whole write at a time. Conversions and statements go in
+batches of coins, so no piece holds the loop for long. The stored `updated_at` is the
 published quotes' timestamp.
 """
 
@@ -110,7 +110,7 @@ async def _update(connection: Any, coins: list[HeldCoin], fields: list[str]) -> 
     # One prepared statement run for every coin, a batch of coins per round trip: the
     # transaction (and SQLite's single connection, which every read shares) is held for a few
     # round trips, not one per coin, and since asyncpg encodes a whole `executemany` on the
-    # event loop (~30 us a row), a batch blocks it ~1 ms, not the whole write. Every coin sets
+    # event loop, it is held for one batch's encoding, not the whole write's. Every coin sets
     # all of the write's changed fields, its unchanged ones to the value it holds, as
     # `bulk_update` did.
     marks = placeholders(connection, len(fields) + 1)

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite://./crypto.db"
     db_pool_size: int = Field(default=10, ge=1, le=1000)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Bounds every connect (the pool's, LISTEN's, the writer lock's): an unreachable database
+    # is an error after this long, never a hang.
+    database_connect_timeout_seconds: float = Field(default=10.0, gt=0)
 
     host: str = "[::]"
     port: int = Field(default=50051, ge=0, le=65535)

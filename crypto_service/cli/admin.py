@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .base import DatabaseOption, app, fail, load_settings
+from .base import DatabaseOption, app, fail, load_settings, run_on_database
 
 
 @app.command()
@@ -36,7 +35,7 @@ def migrate(database_url: DatabaseOption = None) -> None:
             await connect.apply_migrations(settings)
         return pending
 
-    applied = asyncio.run(run())
+    applied = run_on_database(run())
     typer.echo(f"applied {', '.join(applied)}" if applied else "database is up to date")
 
 
@@ -59,7 +58,7 @@ def seed(
 
     async def run() -> str:
         snapshot = load_snapshot(file)
-        async with connect.database(settings):
+        async with connect.database(settings, require_migrated=True):
             if if_empty and await Coin.exists():
                 return "database already has coins: nothing loaded"
             result = await upsert_coins(snapshot.coins)
@@ -68,7 +67,7 @@ def seed(
                 f"{result.updated} updated, {result.unchanged} unchanged")
 
     try:
-        typer.echo(asyncio.run(run()))
+        typer.echo(run_on_database(run()))
     except DomainError as exc:
         fail(f"{file or 'bundled data'}: {exc}")
 
@@ -88,7 +87,8 @@ def serve(
         "own event loop and database pool [default: 1].", show_default=False)] = None,
 ) -> None:
     """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM."""
-    from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
+    from ..db.connect import CannotOpenDatabase, DatabaseNotReady
+    from ..server.app import UnsafeSettings, serve as run_server
     from ..server.workers import PortRequired, configure_logging, run_loop, serve_workers
 
     settings = load_settings(host=host, port=port, database_url=database_url, simulate=simulate,
@@ -99,7 +99,7 @@ def serve(
             run_loop(run_server(settings), settings.event_loop)
         elif serve_workers(settings, settings.workers) != 0:
             raise typer.Exit(1)
-    except (DatabaseNotReady, UnsafeSettings, PortRequired) as exc:
+    except (CannotOpenDatabase, DatabaseNotReady, UnsafeSettings, PortRequired) as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"CRYPTO_EVENT_LOOP=uvloop but {exc}: pip install 'crypto-service[uvloop]'")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .base import DatabaseOption, app, fail, load_settings
+from .base import DatabaseOption, app, fail, load_settings, run_on_database
 
 prices = typer.Typer(help="Update coin prices from CoinGecko /coins/markets data.",
                      no_args_is_help=True)
@@ -46,11 +45,11 @@ def import_(file: Annotated[Path, typer.Argument(help="A /coins/markets JSON exp
     settings = load_settings(database_url=database_url)
 
     async def run():
-        async with connect.database(settings):
+        async with connect.database(settings, require_migrated=True):
             return await import_file(file)
 
     try:
-        typer.echo(_summary(asyncio.run(run())))
+        typer.echo(_summary(run_on_database(run())))
     except DomainError as exc:
         fail(f"{file}: {exc}")
 
@@ -78,18 +77,18 @@ def sync(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run_once():
-        async with connect.database(settings), httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with connect.database(settings, require_migrated=True), httpx.AsyncClient(timeout=TIMEOUT) as client:
             return await sync_once(client, base_url)
 
     async def run_forever():
-        async with connect.database(settings):
+        async with connect.database(settings, require_migrated=True):
             await sync_forever(base_url, interval)
 
     try:
         if once:
-            typer.echo(_summary(asyncio.run(run_once())))
+            typer.echo(_summary(run_on_database(run_once())))
         else:
-            asyncio.run(run_forever())
+            run_on_database(run_forever())
     except (DomainError, httpx.HTTPError) as exc:
         fail(f"{base_url}: {exc}")
     except KeyboardInterrupt:

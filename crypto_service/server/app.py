@@ -15,6 +15,7 @@ from grpclib.server import Server
 
 from ..auth import Authenticator
 from ..db import connect
+from ..db.connect import redact
 from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
@@ -28,10 +29,6 @@ from .prices import PriceStreams, framed_price_update
 from .service import CryptoService
 
 log = logging.getLogger("crypto_service.server")
-
-
-class DatabaseNotReady(RuntimeError):
-    pass
 
 
 class UnsafeSettings(RuntimeError):
@@ -100,11 +97,12 @@ def check_settings(settings: Settings) -> None:
 
 
 async def migrate_or_refuse(settings: Settings) -> None:
-    """Migrates (when auto_migrate is on) or refuses to start on an un-migrated database."""
+    """Migrates (when auto_migrate is on) or refuses to start on an un-migrated database
+    (`DatabaseNotReady`, without creating anything)."""
+    if not settings.auto_migrate:
+        async with connect.database(settings, require_migrated=True):
+            return
     pending = await connect.pending_migrations(settings)
-    if pending and not settings.auto_migrate:
-        raise DatabaseNotReady(f"database has {len(pending)} unapplied migrations "
-                               f"({', '.join(pending)}): run `crypto migrate`")
     if pending:
         log.info("applying migrations: %s", ", ".join(pending))
         await connect.apply_migrations(settings)
@@ -146,13 +144,3 @@ def listen_host(host: str) -> str | None:
     `::` alone would be IPv6-only."""
     bare = host.strip("[]")
     return None if bare in ("", "::", "0.0.0.0") else bare
-
-
-def redact(database_url: str) -> str:
-    """The URL without its password, for logs."""
-    scheme, sep, rest = database_url.partition("://")
-    credentials, at, location = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return database_url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{location}"

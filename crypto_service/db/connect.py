@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable
 from typing import Any, AsyncIterator
 
 import asyncpg
@@ -33,6 +34,10 @@ APPS = {
 
 # Keys of Tortoise's parsed PostgreSQL URL that a plain asyncpg connection takes as they are.
 _ASYNCPG_KEYS = ("host", "port", "user", "password", "database", "ssl")
+
+
+# Opens one dedicated connection (`connect_dedicated` bound to its settings).
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 class CannotOpenDatabase(RuntimeError):
@@ -77,6 +82,13 @@ async def connect_dedicated(settings: Settings) -> asyncpg.Connection:
     credentials = tortoise_config(settings)["connections"]["default"]["credentials"]
     arguments = {key: credentials[key] for key in _ASYNCPG_KEYS if key in credentials}
     return await asyncpg.connect(**arguments, timeout=settings.database_connect_timeout_seconds)
+
+
+async def close_dedicated(connection: asyncpg.Connection) -> None:
+    """Closes gracefully if the server answers within a second; otherwise asyncpg drops the
+    socket. A dead peer (a restarted server, a terminated backend) is not waited for."""
+    with suppress(Exception):
+        await connection.close(timeout=1)
 
 
 async def open_database(settings: Settings, *, require_migrated: bool = False) -> None:

@@ -8,7 +8,7 @@ import signal
 from dataclasses import dataclass
 
 from grpclib.health.check import ServiceStatus
-from grpclib.health.service import Health
+from grpclib.health.service import OVERALL, Health
 from grpclib.health.v1 import health_pb2
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
@@ -60,6 +60,17 @@ class App:
         await self.server.wait_closed()
 
 
+PRICE_FEED_HEALTH = "crypto.CryptoService.StreamPrices"
+
+
+class PriceFeedHealth:
+    """The health check name of the price stream: grpclib names a check after the service in
+    its object's `__mapping__`."""
+
+    def __mapping__(self) -> dict[str, None]:
+        return {f"/{PRICE_FEED_HEALTH}/": None}
+
+
 def _reflection_pool():
     pool = default_google_proto_descriptor_pool
     try:
@@ -79,15 +90,16 @@ def build_app(settings: Settings) -> App:
                             PriceStreams(hub, catalog, settings.stream_stuck_seconds))
     serving = ServiceStatus()
     serving.set(True)
-    health = Health({service: [serving]})
+    # Not serving until the relay has reached the database once, and again whenever it loses
+    # it (another process's price writes do not reach this one's streams meanwhile).
+    price_feed = ServiceStatus()
+    health = Health({service: [serving], PriceFeedHealth(): [serving, price_feed],
+                     OVERALL: [serving]})
     services = ServerReflection.extend([service, health], pool=_reflection_pool())
     codec = StrictCodec(settings.max_message_bytes)
     server = Server(services, codec=codec)
     install_access_log(server)
-    feeds = PriceFeeds(hub, catalog, database_url=settings.database_url,
-                       poll_seconds=settings.price_poll_seconds,
-                       simulate_interval=settings.simulate_interval_seconds
-                       if settings.simulate else None)
+    feeds = PriceFeeds(hub, catalog, settings, reachable=price_feed.set)
     return App(server, services, codec, service, guard, serving, feeds)
 
 

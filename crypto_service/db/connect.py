@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from contextlib import asynccontextmanager, suppress
 from collections.abc import Awaitable, Callable
 from typing import Any, AsyncIterator
@@ -36,7 +37,9 @@ APPS = {
 _ASYNCPG_KEYS = ("host", "port", "user", "password", "database", "ssl")
 
 
-# Opens one dedicated connection (`connect_dedicated` bound to its settings).
+APPLICATION_NAME = "crypto-service {purpose}"
+
+# Opens one dedicated connection (`connect_dedicated` bound to its settings and purpose).
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
@@ -75,13 +78,16 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def connect_dedicated(settings: Settings) -> asyncpg.Connection:
+async def connect_dedicated(settings: Settings, purpose: str) -> asyncpg.Connection:
     """A PostgreSQL connection of its own, outside the pool (LISTEN, the writer's advisory
     lock), made from the URL as Tortoise parses it: `postgres://`, `postgresql://` and
-    `asyncpg://` all work here as they do for the pool (asyncpg alone rejects `asyncpg://`)."""
+    `asyncpg://` all work here as they do for the pool (asyncpg alone rejects `asyncpg://`).
+    `pg_stat_activity` shows it as `crypto-service <purpose>`."""
     credentials = tortoise_config(settings)["connections"]["default"]["credentials"]
     arguments = {key: credentials[key] for key in _ASYNCPG_KEYS if key in credentials}
-    return await asyncpg.connect(**arguments, timeout=settings.database_connect_timeout_seconds)
+    return await asyncpg.connect(**arguments, timeout=settings.database_connect_timeout_seconds,
+                                 server_settings={"application_name": APPLICATION_NAME.format(
+                                     purpose=purpose)})
 
 
 async def close_dedicated(connection: asyncpg.Connection) -> None:
@@ -105,10 +111,17 @@ async def open_database(settings: Settings, *, require_migrated: bool = False) -
         raise CannotOpenDatabase(f"cannot open database {url}: {_one_line(exc)}") from None
     path = _sqlite_file(config)
     if require_migrated and path is not None and not os.path.exists(path):
-        raise DatabaseNotReady(f"database {url} does not exist: run `crypto migrate` "
-                               "to create it")
+        directory = os.path.dirname(path) or "."
+        missing = f"no such directory {directory}" if not os.path.isdir(directory) \
+            else "no such file: run `crypto migrate` to create it"
+        raise CannotOpenDatabase(f"cannot open database {url}: {missing}")
     timeout = settings.database_connect_timeout_seconds
     try:
+        if path is not None:
+            # sqlite3 first, on this thread: when aiosqlite fails to open a file, its worker
+            # thread reports the failure to the event loop later, and if that loop has closed
+            # by then (the command is exiting), a second traceback follows the error.
+            sqlite3.connect(path).close()
         async with asyncio.timeout(timeout):
             await Tortoise.init(config=config)
             await connections.get("default").create_connection(with_db=True)

@@ -15,7 +15,7 @@ from ...db.connect import connect_dedicated, is_sqlite
 from ...settings import Settings
 from ..catalog import CatalogCache
 from .hub import PriceHub
-from .relay import PriceRelay
+from .relay import RELAY, PriceRelay
 from .simulator import step
 from .store import write_prices
 from .supervisor import Backoff, supervise
@@ -64,7 +64,7 @@ class PriceFeeds:
                  backoff: Backoff = Backoff()) -> None:
         """`reachable` hears whether the relay is live (see `PriceRelay`)."""
         listen = None if is_sqlite(settings.database_url) \
-            else partial(connect_dedicated, settings)
+            else partial(connect_dedicated, settings, RELAY)
         self.relay = PriceRelay(hub, catalog, listen=listen,
                                 poll_seconds=settings.price_poll_seconds, reachable=reachable)
         self.lock = writer_lock(settings)

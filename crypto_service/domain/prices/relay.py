@@ -26,6 +26,8 @@ from .hub import PriceHub, quote_of
 
 log = logging.getLogger("crypto_service.prices")
 
+RELAY = "price relay"  # its LISTEN connection's purpose (application_name)
+
 # With LISTEN, polling is only a safety net for a notification that never came.
 LISTEN_FALLBACK_SECONDS = 30.0
 

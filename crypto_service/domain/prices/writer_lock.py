@@ -82,4 +82,4 @@ def writer_lock(settings: Settings) -> WriterLock:
     if is_sqlite(settings.database_url):
         path = expand_db_url(settings.database_url)["credentials"]["file_path"]
         return FileLock(f"{path}.writer.lock")
-    return AdvisoryLock(partial(connect_dedicated, settings))
+    return AdvisoryLock(partial(connect_dedicated, settings, "writer lock"))

@@ -77,7 +77,8 @@ def sync(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run_once():
-        async with connect.database(settings, require_migrated=True), httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with (connect.database(settings, require_migrated=True),
+                    httpx.AsyncClient(timeout=TIMEOUT) as client):
             return await sync_once(client, base_url)
 
     async def run_forever():

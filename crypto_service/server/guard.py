@@ -4,15 +4,18 @@ escaped bugs become a detail-free INTERNAL, and calls are tracked so shutdown ca
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any, Awaitable, Callable
 
+import grpclib.server
 from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
 
 from ..auth import POLICY, Authenticator, Rule, authorize
 from ..domain import errors, validate
 from .context import CallContext, current_call
+from .internals import expect
 
 log = logging.getLogger("crypto_service.server")
 
@@ -32,6 +35,13 @@ SHUTTING_DOWN = "server is shutting down"
 def to_grpc_error(error: errors.DomainError) -> GRPCError:
     status = next(s for kind, s in STATUS_BY_ERROR.items() if isinstance(error, kind))
     return GRPCError(status, str(error))
+
+
+# `_enter` replaces `recv_message` on each call's grpclib server stream (an instance attribute
+# over the class's method, which the generated glue calls to read the request).
+expect(inspect.iscoroutinefunction(grpclib.server.Stream.recv_message)
+       and grpclib.server.Stream.__dictoffset__ != 0,
+       "grpclib", "grpclib.server.Stream.recv_message can no longer be replaced per stream")
 
 
 class CallGuard:

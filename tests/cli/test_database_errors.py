@@ -2,7 +2,6 @@
 `error:` line and exits 1, within the connect timeout, instead of hanging or a traceback; a
 command that uses an existing database never creates one."""
 
-import asyncio
 import json
 import os
 import socket
@@ -11,10 +10,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, postgres_admin
 from tests.server.test_process import BIN
 
 # Each run gives up after the connect timeout; the subprocess timeout is only the hang guard.
@@ -108,20 +106,12 @@ def test_audit_of_a_database_without_tables_asks_for_migrate_and_creates_none(tm
 def test_audit_of_an_empty_postgres_database_asks_for_migrate(tmp_path):
     base = POSTGRES_URL.rpartition("/")[0]
     name = f"crypto_empty_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(f"{base}/postgres")
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    postgres_admin(f'CREATE DATABASE "{name}"')
     try:
         result = run("audit", url=f"{base}/{name}", cwd=tmp_path)
         seeded = run("seed", "--if-empty", url=f"{base}/{name}", cwd=tmp_path)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     for refused in (result, seeded):
         assert_one_error_line(refused, "unapplied migrations", "run `crypto migrate`")
 

@@ -16,14 +16,24 @@ from typing import Any, AsyncIterator
 
 import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.executor import MigrationExecutor
 
+from ..internals import expect, parameters
 from ..settings import Settings
 
 MODELS_MODULE = "crypto_service.db.models"
 MIGRATIONS_PACKAGE = "crypto_service.db.migrations"
+
+# Opening eagerly and reading the migration plan without Tortoise's `migrate` (whose dry run
+# writes) go through these two, which Tortoise does not document as public API.
+expect(parameters(BaseDBAsyncClient.create_connection) == ["self", "with_db"]
+       and parameters(MigrationExecutor.__init__) == ["self", "connection", "apps_config"]
+       and parameters(MigrationExecutor.plan) == ["self", "targets"],
+       "tortoise-orm", "BaseDBAsyncClient.create_connection(with_db) or "
+       "MigrationExecutor(connection, apps_config).plan(targets) changed")
 
 APPS = {
     "models": {

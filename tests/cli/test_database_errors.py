@@ -55,6 +55,7 @@ COMMANDS = {
     "seed": ("seed",),
     "audit": ("audit",),
     "prices import": ("prices", "import", "markets.json"),
+    "prices sync": ("prices", "sync", "--once", "--url", "http://127.0.0.1:1/api/v3"),
     "serve": ("serve", "--port", "0"),
 }
 

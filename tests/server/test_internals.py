@@ -1,6 +1,6 @@
-"""Code that patches grpclib or reads its internals refuses to import against a grpclib that
+"""Code that patches a library or reads its internals refuses to import against a version that
 differs from what it relies on: one clear error at start-up, not a server that misbehaves at
-its first request. Each case changes grpclib the way a new release could, in a fresh
+its first request. Each case changes the library the way a new release could, in a fresh
 interpreter, then imports the module that relies on it."""
 
 import subprocess
@@ -31,16 +31,24 @@ CHANGES = {
         "grpclib.protocol.Stream = Stream\n",
         "crypto_service.server.prices",
         "the stream internals the price stream writes through changed"),
+    "db/connect.py: a migration executor that takes other arguments": (
+        "import tortoise.migrations.executor as executor\n"
+        "class MigrationExecutor:\n"
+        "    def __init__(self, connection, apps_config, recorder): ...\n"
+        "    async def plan(self, targets=None): ...\n"
+        "executor.MigrationExecutor = MigrationExecutor\n",
+        "crypto_service.db.connect",
+        "MigrationExecutor(connection, apps_config).plan(targets) changed"),
 }
 
 
 @pytest.mark.parametrize("change, module, expected", CHANGES.values(), ids=CHANGES.keys())
-def test_an_incompatible_grpclib_stops_the_import_with_a_clear_error(change, module, expected):
+def test_an_incompatible_library_stops_the_import_with_a_clear_error(change, module, expected):
     result = subprocess.run([sys.executable, "-c", f"{change}import {module}"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("crypto_service.server.internals.IncompatibleLibrary: grpclib "), last
+    assert last.startswith("crypto_service.internals.IncompatibleLibrary: "), last
     assert expected in last
 
 

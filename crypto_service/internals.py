@@ -1,7 +1,8 @@
 """Import-time checks for code that patches a library or reads its internals.
 
-A module that replaces something in grpclib (or reads attributes grpclib does not document)
-states here, at import, what it relies on. A version of the library that differs stops the
+A module that replaces something in a library (grpclib), or uses what the library does not
+document (grpclib's stream attributes, Tortoise's migration executor), states at import what
+it relies on. A version of the library that differs stops the
 import with an error naming the library, its version and what changed, instead of a server
 that misbehaves at its first request. pyproject.toml caps these libraries at the versions
 tested; these checks catch what a cap cannot (a patched or vendored copy, a cap lifted).

@@ -75,6 +75,7 @@ def sync(
     interval = parse_duration(every)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tortoise").setLevel(logging.WARNING)  # as `crypto serve` does
 
     async def run_once():
         async with (connect.database(settings, require_migrated=True),

@@ -21,11 +21,12 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import ConfigurationError
 from tortoise.migrations.executor import MigrationExecutor
 
-from ..internals import expect, parameters
 from ..settings import Settings
+from .internals import expect, parameters
 
 MODELS_MODULE = "crypto_service.db.models"
 MIGRATIONS_PACKAGE = "crypto_service.db.migrations"
+APPLICATION_NAME = "crypto-service"
 
 # Opening eagerly and reading the migration plan without Tortoise's `migrate` (whose dry run
 # writes) go through these two, which Tortoise does not document as public API.
@@ -46,8 +47,6 @@ APPS = {
 # Keys of Tortoise's parsed PostgreSQL URL that a plain asyncpg connection takes as they are.
 _ASYNCPG_KEYS = ("host", "port", "user", "password", "database", "ssl")
 
-
-APPLICATION_NAME = "crypto-service {purpose}"
 
 # Opens one dedicated connection (`connect_dedicated` bound to its settings and purpose).
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
@@ -96,8 +95,12 @@ async def connect_dedicated(settings: Settings, purpose: str) -> asyncpg.Connect
     credentials = tortoise_config(settings)["connections"]["default"]["credentials"]
     arguments = {key: credentials[key] for key in _ASYNCPG_KEYS if key in credentials}
     return await asyncpg.connect(**arguments, timeout=settings.database_connect_timeout_seconds,
-                                 server_settings={"application_name": APPLICATION_NAME.format(
-                                     purpose=purpose)})
+                                 server_settings={"application_name": dedicated_name(purpose)})
+
+
+def dedicated_name(purpose: str) -> str:
+    """How `pg_stat_activity` names a dedicated connection."""
+    return f"{APPLICATION_NAME} {purpose}"
 
 
 async def close_dedicated(connection: asyncpg.Connection) -> None:

@@ -20,7 +20,7 @@ from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
 
 from ..messages import google_class
-from ..internals import expect, parameters
+from ..db.internals import expect, parameters
 
 
 class StrictCodec(ProtoCodec):

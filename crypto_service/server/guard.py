@@ -15,7 +15,7 @@ from grpclib.exceptions import GRPCError
 from ..auth import POLICY, Authenticator, Rule, authorize
 from ..domain import errors, validate
 from .context import CallContext, current_call
-from ..internals import expect
+from ..db.internals import expect
 
 log = logging.getLogger("crypto_service.server")
 

@@ -21,7 +21,7 @@ from ..domain.errors import InvalidArgument
 from ..domain.prices.hub import PriceHub, Quote
 from ..domain.prices.stream import plan_stream, run_stream
 from .h2_data import send_data
-from ..internals import expect, sets_attributes
+from ..db.internals import expect, sets_attributes
 
 expect(sets_attributes(grpclib.server.Stream, "_stream")
        and sets_attributes(grpclib.protocol.Stream, "connection", "_h2_connection", "_transport",

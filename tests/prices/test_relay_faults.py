@@ -15,7 +15,7 @@ from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpclib.testing import ChannelFor
 
-from crypto_service.db.connect import APPLICATION_NAME
+from crypto_service.db.connect import dedicated_name
 from crypto_service.domain.catalog import CatalogCache
 from crypto_service.domain.prices import relay as relay_module
 from crypto_service.domain.prices.relay import RELAY
@@ -88,7 +88,7 @@ async def relay_backends(url: str) -> list[int]:
     try:
         rows = await connection.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = $1", APPLICATION_NAME.format(purpose=RELAY))
+            "AND application_name = $1", dedicated_name(RELAY))
         return [row["pid"] for row in rows]
     finally:
         await connection.close()

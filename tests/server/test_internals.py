@@ -48,7 +48,7 @@ def test_an_incompatible_library_stops_the_import_with_a_clear_error(change, mod
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("crypto_service.internals.IncompatibleLibrary: "), last
+    assert last.startswith("crypto_service.db.internals.LibraryChanged: "), last
     assert expected in last
 
 

@@ -16,13 +16,13 @@ from importlib.metadata import version
 from typing import Any, Callable
 
 
-class IncompatibleLibrary(ImportError):
+class LibraryChanged(ImportError):
     pass
 
 
 def expect(condition: bool, library: str, what: str) -> None:
     if not condition:
-        raise IncompatibleLibrary(
+        raise LibraryChanged(
             f"{library} {version(library)} does not match what crypto-service relies on: "
             f"{what} (pyproject.toml gives the versions it was tested with)")
 

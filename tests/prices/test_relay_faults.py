@@ -133,6 +133,7 @@ async def test_a_killed_listen_connection_is_reopened_and_notifications_flow_aga
         await until_price(stream, "123.25")
         await stream.aclose()
     assert "price relay stopped (ListenConnectionLost" in caplog.text
+    assert "price relay is live again" in caplog.text
 
 
 @pytest.mark.parametrize("settings", BACKENDS, indirect=True)
@@ -167,6 +168,7 @@ async def test_a_relay_that_raises_is_logged_and_restarted(db, running, tmp_path
     [stopped] = [r for r in caplog.records if "price relay stopped" in r.getMessage()]
     assert "ConnectionResetError: injected: the database went away" in stopped.getMessage()
     assert stopped.exc_info is not None  # the first failure in a row carries its traceback
+    assert "price relay is live again" in caplog.text
 
 
 async def test_the_supervisor_logs_each_failure_and_restarts_until_cancelled(caplog):

@@ -48,6 +48,7 @@ class PriceRelay:
         self.reachable = reachable
         self._wake = asyncio.Event()
         self._seen: Catalog | None = None
+        self._live: bool | None = None
 
     async def run(self) -> None:
         connection: asyncpg.Connection | None = None
@@ -59,7 +60,7 @@ class PriceRelay:
             wait = LISTEN_FALLBACK_SECONDS if connection is not None else self.poll_seconds
             while True:
                 await self.refresh()
-                self.reachable(True)
+                self._report(True)
                 try:
                     await asyncio.wait_for(self._wake.wait(), wait)
                 except TimeoutError:
@@ -68,11 +69,19 @@ class PriceRelay:
                 if connection is not None and connection.is_closed():
                     raise ListenConnectionLost("the LISTEN connection was closed")
         except Exception:
-            self.reachable(False)
+            self._report(False)
             raise
         finally:
             if connection is not None:
                 await close_dedicated(connection)
+
+    def _report(self, live: bool) -> None:
+        if live == self._live:
+            return
+        if live and self._live is False:  # the failure was logged by the supervisor
+            log.info("price relay is live again")
+        self._live = live
+        self.reachable(live)
 
     def _notified(self, *_args: object) -> None:
         self._wake.set()

@@ -1,6 +1,7 @@
-"""The price relay on a bad day: its LISTEN connection killed by the server, a refresh that
-raises. Each time the relay is restarted, says so in the log and in the price stream's health
-check, and prices written by another process reach this process's streams again."""
+"""The price feeds on a bad day: the relay's LISTEN connection killed by the server, a refresh
+that raises, the simulator's writer lock connection killed. Each time the relay is restarted,
+says so in the log and in the price stream's health check, and prices written by another
+process reach this process's streams again; a leader that lost its lock knows it."""
 
 import asyncio
 import json
@@ -20,6 +21,7 @@ from crypto_service.domain.catalog import CatalogCache
 from crypto_service.domain.prices import relay as relay_module
 from crypto_service.domain.prices.relay import RELAY
 from crypto_service.domain.prices.supervisor import Backoff, supervise
+from crypto_service.domain.prices.writer_lock import WRITER_LOCK, writer_lock
 from crypto_service.generated import crypto as pb
 from crypto_service.server.app import PRICE_FEED_HEALTH, build_app
 from tests.conftest import BACKENDS, make_coin
@@ -83,15 +85,27 @@ async def until_price(stream, price: str) -> None:
             return
 
 
-async def relay_backends(url: str) -> list[int]:
+async def backends(url: str, application_name: str) -> list[int]:
     connection = await asyncpg.connect(url)
     try:
         rows = await connection.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = $1", dedicated_name(RELAY))
+            "AND application_name = $1", application_name)
         return [row["pid"] for row in rows]
     finally:
         await connection.close()
+
+
+async def relay_backends(url: str) -> list[int]:
+    return await backends(url, dedicated_name(RELAY))
+
+
+async def terminate(url: str, pid: int) -> None:
+    admin = await asyncpg.connect(url)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
 
 
 @POSTGRES_ONLY
@@ -118,11 +132,7 @@ async def test_a_killed_listen_connection_is_reopened_and_notifications_flow_aga
 
         app.feeds.relay.listen = connect_when_reachable
 
-        admin = await asyncpg.connect(db.database_url)
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", listening)
-        finally:
-            await admin.close()
+        await terminate(db.database_url, listening)
         await health.reaches(NOT_SERVING)
         reachable.set()
         await health.reaches(SERVING)
@@ -193,3 +203,21 @@ async def test_the_supervisor_logs_each_failure_and_restarts_until_cancelled(cap
         ["flaky task stopped (ValueError"] * 3
     assert [r.exc_info is not None for r in logged] == [True, False, False]
     assert "failure 3 in a row" in logged[-1].getMessage()
+
+
+@POSTGRES_ONLY
+async def test_a_leader_whose_lock_connection_is_killed_knows_it_no_longer_leads(db):
+    leader, standby = writer_lock(db), writer_lock(db)
+    try:
+        assert await leader.acquire()
+        assert not await standby.acquire()
+        lost = asyncio.Event()
+        leader._connection.add_termination_listener(lambda _connection: lost.set())
+        [holder] = await backends(db.database_url, dedicated_name(WRITER_LOCK))
+        await terminate(db.database_url, holder)
+        await lost.wait()
+        assert await standby.acquire()  # the lock went with its connection
+        assert not await leader.acquire()  # and the old leader does not think it still holds it
+    finally:
+        await leader.release()
+        await standby.release()

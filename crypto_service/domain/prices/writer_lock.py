@@ -19,6 +19,7 @@ from ...db.connect import Connect, close_dedicated, connect_dedicated, is_sqlite
 from ...settings import Settings
 
 ADVISORY_KEY = 0x63727970746F  # "crypto"
+WRITER_LOCK = "writer lock"  # its connection's purpose (application_name)
 
 
 class WriterLock(Protocol):
@@ -82,4 +83,4 @@ def writer_lock(settings: Settings) -> WriterLock:
     if is_sqlite(settings.database_url):
         path = expand_db_url(settings.database_url)["credentials"]["file_path"]
         return FileLock(f"{path}.writer.lock")
-    return AdvisoryLock(partial(connect_dedicated, settings, "writer lock"))
+    return AdvisoryLock(partial(connect_dedicated, settings, WRITER_LOCK))

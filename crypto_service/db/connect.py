@@ -139,7 +139,7 @@ async def open_database(settings: Settings, *, require_migrated: bool = False) -
             await Tortoise.init(config=config)
             await connections.get("default").create_connection(with_db=True)
     except Exception as exc:
-        await close_database()
+        await _discard_connections()
         reason = f"no answer within {timeout:g}s" if isinstance(exc, TimeoutError) \
             else _one_line(exc)
         raise CannotOpenDatabase(f"cannot open database {url}: {reason}") from exc
@@ -147,7 +147,7 @@ async def open_database(settings: Settings, *, require_migrated: bool = False) -
         try:
             pending = await unapplied_migrations()
         except BaseException:
-            await close_database()
+            await _discard_connections()
             raise
         if pending:
             await close_database()
@@ -156,10 +156,14 @@ async def open_database(settings: Settings, *, require_migrated: bool = False) -
 
 
 async def close_database() -> None:
-    # A connection that never opened has nothing to close; closing must not hide the error
-    # that brought us here, nor hang on a pool that is half made.
+    await Tortoise.close_connections()
+
+
+async def _discard_connections() -> None:
+    """After a failed open: whatever was half made goes, without hiding the error that brought
+    us here and without waiting on a server that does not answer."""
     with suppress(Exception):
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(1):
             await Tortoise.close_connections()
 
 

@@ -74,7 +74,7 @@ class PriceFeeds:
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self._start("price relay", self.relay.run)
+        self._start(RELAY, self.relay.run)
         if self.simulator is not None:
             self._start("market simulator", self.simulator.run)
 

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # How long a PostgreSQL statement waits for a row lock another session holds before the
     # ledger counts it as a lost race (retried, then UNAVAILABLE); 0 waits for ever.
     postgres_lock_timeout_ms: int = Field(default=5000, ge=0)
+    # Bounds every connect (the pool's, LISTEN's, the writer lock's): an unreachable database
+    # is an error after this long, never a hang.
+    database_connect_timeout_seconds: float = Field(default=10.0, gt=0)
 
     host: str = "[::]"
     port: int = Field(default=50051, ge=0, le=65535)

@@ -40,24 +40,30 @@ def _server_and_name(url: str) -> tuple[str, str]:
     return base, name or "crypto_test"
 
 
-@pytest.fixture(scope="session")
-def postgres_database_url() -> str:
-    """A fresh database on the test server for this session, dropped at the end."""
-    base, name = _server_and_name(POSTGRES_URL)
-    database = f"{name}_{uuid.uuid4().hex[:8]}"
+def postgres_admin(sql: str) -> None:
+    """One statement (CREATE or DROP DATABASE) on the test server's `postgres` database."""
+    base, _ = _server_and_name(POSTGRES_URL)
 
-    async def admin(sql: str) -> None:
+    async def admin() -> None:
         conn = await asyncpg.connect(f"{base}/postgres")
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    asyncio.run(admin())
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> str:
+    """A fresh database on the test server for this session, dropped at the end."""
+    base, name = _server_and_name(POSTGRES_URL)
+    database = f"{name}_{uuid.uuid4().hex[:8]}"
+    postgres_admin(f'CREATE DATABASE "{database}"')
     url = f"{base}/{database}"
     asyncio.run(connect.apply_migrations(Settings(database_url=url)))
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(params=BACKENDS)

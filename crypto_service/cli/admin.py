@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .base import DatabaseOption, app, fail, load_settings, progress, quiet_library_logs
+from .base import (
+    DatabaseOption,
+    app,
+    fail,
+    load_settings,
+    progress,
+    quiet_library_logs,
+    run_on_database,
+)
 
 
 @app.command()
@@ -36,7 +43,7 @@ def migrate(database_url: DatabaseOption = None) -> None:
             await connect.apply_migrations(settings)
         return pending
 
-    applied = asyncio.run(run())
+    applied = run_on_database(run())
     typer.echo(f"applied {', '.join(applied)}" if applied else "database is up to date")
 
 
@@ -61,7 +68,7 @@ def seed(
 
     async def run() -> str:
         snapshot = load_snapshot(file)
-        async with connect.database(settings):
+        async with connect.database(settings, require_migrated=True):
             if if_empty and await Coin.exists():
                 return "database already has coins: nothing loaded"
             with progress(f"loading {len(snapshot.coins)} coins…"):
@@ -72,7 +79,7 @@ def seed(
 
     quiet_library_logs()
     try:
-        typer.echo(asyncio.run(run()))
+        typer.echo(run_on_database(run()))
     except DomainError as exc:
         fail(f"{file or 'bundled data'}: {exc}")
 
@@ -107,7 +114,8 @@ def serve(
 
     Serves crypto.CryptoService with reflection and grpc.health.v1; SIGHUP re-reads the TLS
     files."""
-    from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
+    from ..db.connect import CannotOpenDatabase, DatabaseNotReady
+    from ..server.app import UnsafeSettings, serve as run_server
     from ..server.tls import TLSConfigError
     from ..server.workers import PortRequired, configure_logging, run_loop, serve_workers
 
@@ -120,7 +128,8 @@ def serve(
             run_loop(run_server(settings), settings.event_loop)
         elif serve_workers(settings, settings.workers) != 0:
             raise typer.Exit(1)
-    except (DatabaseNotReady, UnsafeSettings, PortRequired, TLSConfigError) as exc:
+    except (CannotOpenDatabase, DatabaseNotReady, UnsafeSettings, PortRequired,
+            TLSConfigError) as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"CRYPTO_EVENT_LOOP=uvloop but {exc}: pip install 'crypto-service[uvloop]'")

@@ -7,12 +7,13 @@ while running. Help is plain text, as `git` and `kubectl` print it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from contextlib import nullcontext
-from typing import Annotated, Any, ContextManager, NoReturn, Optional
+from typing import Annotated, Any, ContextManager, NoReturn, Optional, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -108,6 +109,8 @@ def crypto(version: Annotated[bool, typer.Option(
     """crypto-service: gRPC market data and wallets."""
 
 
+T = TypeVar("T")
+
 DatabaseOption = Annotated[Optional[str], typer.Option(
     "--database-url", metavar="URL", envvar="CRYPTO_DATABASE_URL", show_default=False,
     help="Database URL [default: sqlite://./crypto.db].")]
@@ -153,3 +156,14 @@ def progress(text: str) -> ContextManager[object]:
 
     console = Console(stderr=True)
     return console.status(text) if console.is_terminal else nullcontext()
+
+
+def run_on_database(main: Coroutine[Any, Any, T]) -> T:
+    """Runs a command's coroutine; a database it cannot open (bad URL, unreachable, past the
+    connect timeout) or that is not migrated is one error line and exit 1."""
+    from ..db.connect import CannotOpenDatabase, DatabaseNotReady
+
+    try:
+        return asyncio.run(main)
+    except (CannotOpenDatabase, DatabaseNotReady) as exc:
+        fail(str(exc))

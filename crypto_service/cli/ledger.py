@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 
-from .base import DatabaseOption, app, fail, load_settings
+from .base import DatabaseOption, app, fail, load_settings, run_on_database
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -24,10 +23,10 @@ def audit(database_url: DatabaseOption = None) -> None:
     settings = load_settings(database_url=database_url)
 
     async def run():
-        async with connect.database(settings):
+        async with connect.database(settings, require_migrated=True):
             return await run_audit()
 
-    report = asyncio.run(run())
+    report = run_on_database(run())
     typer.echo(f"{report.transactions} transactions, {report.entries} entries, "
                f"{report.wallets} wallets, {report.coins} coins")
     for problem in report.problems:

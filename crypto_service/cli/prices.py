@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ from .base import (
     load_settings,
     progress,
     quiet_library_logs,
+    run_on_database,
 )
 
 prices = typer.Typer(help="Update coin prices from CoinGecko /coins/markets data.",
@@ -56,13 +56,13 @@ def import_(file: Annotated[Path, typer.Argument(metavar="FILE",
     settings = load_settings(database_url=database_url)
 
     async def run():
-        async with connect.database(settings):
+        async with connect.database(settings, require_migrated=True):
             return await import_file(file)
 
     quiet_library_logs()
     try:
         with progress(f"applying {file}…"):
-            result = asyncio.run(run())
+            result = run_on_database(run())
         typer.echo(_summary(result))
     except DomainError as exc:
         fail(f"{file}: {exc}")
@@ -95,20 +95,21 @@ def sync(
     quiet_library_logs()
 
     async def run_once():
-        async with connect.database(settings), httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with (connect.database(settings, require_migrated=True),
+                    httpx.AsyncClient(timeout=TIMEOUT) as client):
             return await sync_once(client, base_url)
 
     async def run_forever():
-        async with connect.database(settings):
+        async with connect.database(settings, require_migrated=True):
             await sync_forever(base_url, interval)
 
     try:
         if once:
             with progress(f"fetching {base_url}…"):
-                result = asyncio.run(run_once())
+                result = run_on_database(run_once())
             typer.echo(_summary(result))
         else:
-            asyncio.run(run_forever())
+            run_on_database(run_forever())
     except (DomainError, httpx.HTTPError) as exc:
         fail(f"{base_url}: {exc}")
     except KeyboardInterrupt:

@@ -1,10 +1,19 @@
-"""Checks, at import, that library code a module replaces is the code it was written against.
+"""Import-time checks for code that patches a library or reads its internals.
 
-A subclass that overrides a library's method copies what that method did; if a release of
-the library changes the method, the copy silently drops the change. So each such module lists
-the methods it replaces or relies on with a fingerprint of their source, and refuses to load
-(naming them) when one differs: the fix is to review the override against the new code and
-update the fingerprints, not to run with a stale copy.
+A module that replaces something in a library (grpclib, Tortoise), or uses what the library
+does not document (grpclib's stream attributes, Tortoise's migration executor), states at
+import what it relies on. A version of the library that differs stops the import with an
+error naming what changed, instead of a server that misbehaves at its first request.
+pyproject.toml caps these libraries at the versions tested; these checks catch what a cap
+cannot (a patched or vendored copy, a cap lifted). Two kinds:
+
+- `expect`: a structural fact (a signature, an attribute an `__init__` sets);
+- `expect_unchanged`: for a subclass that overrides a method and so copies what it did, a
+  fingerprint of the method's source. If a release changes the method, the copy would
+  silently drop the change: review the override against the new code and update the
+  fingerprint, rather than run with a stale copy.
+
+`h2_data` checks its own way: it has a safe fallback, h2's own `send_data`.
 """
 
 from __future__ import annotations
@@ -13,11 +22,29 @@ import hashlib
 import inspect
 import textwrap
 from collections.abc import Callable, Mapping
+from importlib.metadata import version
 from typing import Any
 
 
 class LibraryChanged(ImportError):
     pass
+
+
+def expect(condition: bool, library: str, what: str) -> None:
+    if not condition:
+        raise LibraryChanged(
+            f"{library} {version(library)} does not match what crypto-service relies on: "
+            f"{what} (pyproject.toml gives the versions it was tested with)")
+
+
+def parameters(function: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def sets_attributes(cls: type, *names: str) -> bool:
+    """Whether `cls.__init__` assigns every one of `names` (read from its code's names)."""
+    init = cls.__init__
+    return all(name in init.__code__.co_names for name in names)
 
 
 def fingerprint(function: Callable[..., Any]) -> str:

@@ -8,13 +8,14 @@ import signal
 from dataclasses import dataclass
 
 from grpclib.health.check import ServiceStatus
-from grpclib.health.service import Health
+from grpclib.health.service import OVERALL, Health
 from grpclib.health.v1 import health_pb2
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from ..auth import Authenticator
 from ..db import connect, writes
+from ..db.connect import redact
 from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
@@ -29,10 +30,6 @@ from .service import CryptoService
 from .tls import ServerTLS
 
 log = logging.getLogger("crypto_service.server")
-
-
-class DatabaseNotReady(RuntimeError):
-    pass
 
 
 class UnsafeSettings(RuntimeError):
@@ -73,6 +70,17 @@ class App:
         await self.server.wait_closed()
 
 
+PRICE_FEED_HEALTH = "crypto.CryptoService.StreamPrices"
+
+
+class PriceFeedHealth:
+    """The health check name of the price stream: grpclib names a check after the service in
+    its object's `__mapping__`."""
+
+    def __mapping__(self) -> dict[str, None]:
+        return {f"/{PRICE_FEED_HEALTH}/": None}
+
+
 def _reflection_pool():
     pool = default_google_proto_descriptor_pool
     try:
@@ -92,15 +100,16 @@ def build_app(settings: Settings) -> App:
                             PriceStreams(hub, catalog, settings.stream_stuck_seconds))
     serving = ServiceStatus()
     serving.set(True)
-    health = Health({service: [serving]})
+    # Not serving until the relay has reached the database once, and again whenever it loses
+    # it (another process's price writes do not reach this one's streams meanwhile).
+    price_feed = ServiceStatus()
+    health = Health({service: [serving], PriceFeedHealth(): [serving, price_feed],
+                     OVERALL: [serving]})
     services = ServerReflection.extend([service, health], pool=_reflection_pool())
     codec = StrictCodec(settings.max_message_bytes)
     server = Server(services, codec=codec)
     install_access_log(server)
-    feeds = PriceFeeds(hub, catalog, database_url=settings.database_url,
-                       poll_seconds=settings.price_poll_seconds,
-                       simulate_interval=settings.simulate_interval_seconds
-                       if settings.simulate else None)
+    feeds = PriceFeeds(hub, catalog, settings, reachable=price_feed.set)
     return App(server, services, codec, service, guard, serving, feeds)
 
 
@@ -123,11 +132,12 @@ def log_security(settings: Settings, tls: ServerTLS | None) -> None:
 
 
 async def migrate_or_refuse(settings: Settings) -> None:
-    """Migrates (when auto_migrate is on) or refuses to start on an un-migrated database."""
+    """Migrates (when auto_migrate is on) or refuses to start on an un-migrated database
+    (`DatabaseNotReady`, without creating anything)."""
+    if not settings.auto_migrate:
+        async with connect.database(settings, require_migrated=True):
+            return
     pending = await connect.pending_migrations(settings)
-    if pending and not settings.auto_migrate:
-        raise DatabaseNotReady(f"database has {len(pending)} unapplied migrations "
-                               f"({', '.join(pending)}): run `crypto migrate`")
     if pending:
         log.info("applying migrations: %s", ", ".join(pending))
         await connect.apply_migrations(settings)
@@ -188,13 +198,3 @@ def listen_host(host: str) -> str | None:
     `::` alone would be IPv6-only."""
     bare = host.strip("[]")
     return None if bare in ("", "::", "0.0.0.0") else bare
-
-
-def redact(database_url: str) -> str:
-    """The URL without its password, for logs."""
-    scheme, sep, rest = database_url.partition("://")
-    credentials, at, location = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return database_url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{location}"

@@ -13,12 +13,14 @@ from typing import Any
 
 import betterproto2
 import grpclib.server
+import grpclib.stream
 from google.protobuf.message import DecodeError
 from grpclib.const import Status
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
 
 from ..messages import google_class
+from ..db.internals import expect, parameters
 
 
 class StrictCodec(ProtoCodec):
@@ -65,6 +67,15 @@ async def _recv_message_with_limit(stream: Any, codec: Any, message_type: Any) -
     if len(data) != length:
         raise GRPCError(Status.INVALID_ARGUMENT, "request message ended early")
     return codec.decode(data, message_type)
+
+
+# grpclib's server stream reads each request through `grpclib.server.recv_message` (the
+# module global, looked up at each call), with the arguments ours takes.
+expect(getattr(grpclib.server, "recv_message", None) is grpclib.stream.recv_message
+       and parameters(grpclib.stream.recv_message) == ["stream", "codec", "message_type"]
+       and "recv_message" in grpclib.server.Stream.recv_message.__code__.co_names,
+       "grpclib", "grpclib.server.Stream.recv_message no longer reads requests through "
+       "grpclib.server.recv_message(stream, codec, message_type)")
 
 
 def install_message_size_limit() -> None:

@@ -5,9 +5,11 @@ INTERNAL, and calls are tracked so shutdown can drain them."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any, Awaitable, Callable
 
+import grpclib.server
 from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
 
@@ -16,6 +18,7 @@ from ..db import errors as db_errors
 from ..domain import errors, validate
 from ..settings import AuthMode
 from .context import CallContext, current_call
+from ..db.internals import expect
 
 log = logging.getLogger("crypto_service.server")
 
@@ -37,6 +40,13 @@ DATABASE_UNAVAILABLE = "the database is unavailable: try again"
 def to_grpc_error(error: errors.DomainError) -> GRPCError:
     status = next(s for kind, s in STATUS_BY_ERROR.items() if isinstance(error, kind))
     return GRPCError(status, str(error))
+
+
+# `_enter` replaces `recv_message` on each call's grpclib server stream (an instance attribute
+# over the class's method, which the generated glue calls to read the request).
+expect(inspect.iscoroutinefunction(grpclib.server.Stream.recv_message)
+       and grpclib.server.Stream.__dictoffset__ != 0,
+       "grpclib", "grpclib.server.Stream.recv_message can no longer be replaced per stream")
 
 
 class CallGuard:

@@ -12,12 +12,25 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Sequence
 
+import grpclib.protocol
+import grpclib.server
+
 from .. import convert
 from ..domain.catalog import CatalogCache
 from ..domain.errors import InvalidArgument
 from ..domain.prices.hub import PriceHub, Quote
 from ..domain.prices.stream import plan_stream, run_stream
 from .h2_data import send_data
+from ..db.internals import expect, sets_attributes
+
+expect(sets_attributes(grpclib.server.Stream, "_stream")
+       and sets_attributes(grpclib.protocol.Stream, "connection", "_h2_connection", "_transport",
+                           "window_updated")
+       and sets_attributes(grpclib.protocol.Connection, "write_ready")
+       and callable(getattr(grpclib.protocol.Connection, "data_send_process", None)),
+       "grpclib", "the stream internals the price stream writes through changed (a server "
+       "stream's `_stream`; its `connection`, `_h2_connection`, `_transport`, "
+       "`window_updated`; the connection's `write_ready`, `data_send_process`)")
 
 
 def framed_price_update(quote: Quote) -> bytes:

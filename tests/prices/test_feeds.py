@@ -98,7 +98,7 @@ async def test_a_simulator_step_moves_every_figure_consistently_and_streams_see_
 
 
 async def test_one_writer_per_database(db):
-    first, second = writer_lock(db.database_url), writer_lock(db.database_url)
+    first, second = writer_lock(db), writer_lock(db)
     try:
         assert await first.acquire()
         assert await first.acquire()  # holding it is idempotent

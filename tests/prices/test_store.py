@@ -121,7 +121,7 @@ async def test_the_snapshot_after_a_write_is_a_fresh_load(db):
 async def test_the_writers_relay_neither_reloads_nor_republishes_its_own_write(db, monkeypatch):
     await make_coin("AONE")
     hub, cache = PriceHub(), CatalogCache()
-    relay = PriceRelay(hub, cache, db.database_url, poll_seconds=1)
+    relay = PriceRelay(hub, cache, listen=None, poll_seconds=1)
     await relay.refresh()
     await simulate_step(hub, cache, 1, random.Random(1))  # writes and publishes here
 

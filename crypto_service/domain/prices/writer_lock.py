@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+from functools import partial
 from typing import Protocol
 
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 
-from ...db.connect import is_sqlite
+from ...db.connect import Connect, close_dedicated, connect_dedicated, is_sqlite
+from ...settings import Settings
 
 ADVISORY_KEY = 0x63727970746F  # "crypto"
+WRITER_LOCK = "writer lock"  # its connection's purpose (application_name)
 
 
 class WriterLock(Protocol):
@@ -50,28 +53,34 @@ class FileLock:
 
 
 class AdvisoryLock:
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
+    def __init__(self, connect: Connect) -> None:
+        self.connect = connect
         self._connection: asyncpg.Connection | None = None
 
     async def acquire(self) -> bool:
-        if self._connection is not None and not self._connection.is_closed():
-            return True
-        connection = await asyncpg.connect(self.database_url)
-        if await connection.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY):
-            self._connection = connection
-            return True
-        await connection.close()
-        return False
+        if self._connection is not None:
+            if not self._connection.is_closed():
+                return True
+            self._connection = None  # its connection was lost, and the lock with it
+        connection = await self.connect()
+        held = False
+        try:
+            held = await connection.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY)
+        finally:
+            if held:
+                self._connection = connection
+            else:
+                await close_dedicated(connection)
+        return held
 
     async def release(self) -> None:
         if self._connection is not None:
-            await self._connection.close()
+            await close_dedicated(self._connection)
             self._connection = None
 
 
-def writer_lock(database_url: str) -> WriterLock:
-    if is_sqlite(database_url):
-        path = expand_db_url(database_url)["credentials"]["file_path"]
+def writer_lock(settings: Settings) -> WriterLock:
+    if is_sqlite(settings.database_url):
+        path = expand_db_url(settings.database_url)["credentials"]["file_path"]
         return FileLock(f"{path}.writer.lock")
-    return AdvisoryLock(database_url)
+    return AdvisoryLock(partial(connect_dedicated, settings, WRITER_LOCK))

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     # How long a PostgreSQL statement waits for a row lock another session holds before the
     # ledger counts it as a lost race (retried, then UNAVAILABLE); 0 waits for ever.
     postgres_lock_timeout_ms: int = Field(default=5000, ge=0)
+    # The most Deposit/Withdraw/Transfer requests one database transaction posts together
+    # (domain/group_commit.py); 1 posts each request alone.
+    ledger_batch_max: int = Field(default=100, ge=1, le=1000)
 
     host: str = "[::]"
     port: int = Field(default=50051, ge=0, le=65535)

@@ -158,23 +158,37 @@ async def _post_batch(movements: Sequence[Movement], attempt: int) -> list[Poste
     arrival order against the balances the earlier ones left, and everything accepted written
     with one statement per table.
 
-    The first attempt does not look idempotency keys up: a key used before fails the insert on
-    the unique index (as does a concurrent twin in another process, which waits on it), and
-    the retry looks the keys up and answers those requests as replays. That saves a query on
-    every batch of first-time requests and costs an attempt more on a replay."""
+    An idempotency key used before makes its request a replay (or a conflict) whatever else
+    is true, as a request posted alone would be answered. Looking keys up costs a query, so
+    the first attempt looks them up only when a keyed request was refused (a retry of a
+    withdrawal that went through must be a replay, not "insufficient funds"); an accepted
+    request whose key was used fails the insert on the unique index instead (as does a
+    concurrent twin in another process, which waits on it), and the retry looks every key up.
+    """
     accounts = sorted({(user, m.coin.id) for m in movements for user in m.users()})
     keys = sorted({m.key for m in movements if m.key is not None})
     now = datetime.now(timezone.utc)
     async with in_transaction() as connection:
-        wallets = await ledger_rows.lock_wallets(connection, accounts)
+        locked = await ledger_rows.lock_wallets(connection, accounts)
         stored = (await ledger_rows.find_transactions(connection, keys)
-                  if attempt > 1 and keys else {})
-        batch = _Batch(wallets, stored, now)
-        outcomes = [batch.apply(m) for m in movements]
+                  if attempt > 1 and keys else None)
+        batch, outcomes = _apply_all(movements, locked, stored or {}, now)
+        if stored is None and any(isinstance(outcome, DomainError) and m.key is not None
+                                  for m, outcome in zip(movements, outcomes)):
+            stored = await ledger_rows.find_transactions(connection, keys)
+            batch, outcomes = _apply_all(movements, locked, stored, now)
         if batch.writes.transactions:
             await ledger_rows.write_batch(connection, batch.writes)
     return [outcome if isinstance(outcome, DomainError) else outcome.posted()
             for outcome in outcomes]
+
+
+def _apply_all(movements: Sequence[Movement], locked: dict[tuple[int, int], WalletRow],
+               stored: dict[tuple[str, str], StoredTransaction], now: datetime
+               ) -> tuple[_Batch, list[_Answer | DomainError]]:
+    """The movements applied to copies of the locked wallets (so they can be applied again)."""
+    batch = _Batch({account: replace(w) for account, w in locked.items()}, stored, now)
+    return batch, [batch.apply(m) for m in movements]
 
 
 @dataclass(frozen=True, slots=True)

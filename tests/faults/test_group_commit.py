@@ -1,0 +1,72 @@
+"""Group commit on a bad day: requests that queue while a batch is committing go out together
+in the next one, a caller cancelled while its request waits in the queue still has it
+posted, and a keyed retry whose money has moved on since is answered as the replay it is."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from crypto_service.db import ledger_rows, writes
+from crypto_service.db.models import LedgerTransaction, Wallet
+from crypto_service.domain import ledger
+from crypto_service.generated import crypto as pb
+from tests.conftest import make_coin
+from tests.faults.conftest import stuck_transactions
+from tests.faults.test_cancelled_writes import outcome
+
+
+async def test_a_cancelled_callers_queued_request_is_posted_in_the_next_batch(
+        served, db, monkeypatch):
+    stub = served.stub
+    await make_coin("BTC")
+    await stub.deposit(pb.DepositRequest(user_id=1, symbol="BTC", amount="10"))
+    inside, release = asyncio.Event(), asyncio.Event()
+    real_write_batch = ledger_rows.write_batch
+
+    async def held_once(*args, **kwargs):
+        if not inside.is_set():
+            inside.set()
+            await release.wait()
+        return await real_write_batch(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_rows, "write_batch", held_once)
+    before = ledger.batch_stats().batches
+    first = asyncio.ensure_future(stub.transfer(
+        pb.TransferRequest(from_user_id=1, to_user_id=2, symbol="BTC", amount="1"),
+        timeout=10))
+    await inside.wait()  # the first batch is committing: what comes now waits in the queue
+    queued = [asyncio.ensure_future(stub.withdraw(
+        pb.WithdrawRequest(user_id=1, symbol="BTC", amount="2", destination_address="bc1q"),
+        timeout=10, metadata={"idempotency-key": f"queued-{i}"})) for i in range(3)]
+    while writes.in_flight() < 4:  # every handler has queued its request
+        await asyncio.sleep(0.001)
+    queued[0].cancel()
+    assert await outcome(queued[0]) == "client cancel"
+    release.set()
+    assert await outcome(first) == "OK"
+    assert [await outcome(call) for call in queued[1:]] == ["OK", "OK"]
+    assert await writes.wait_in_flight(timeout=10)
+
+    # One batch for the first transfer, one for the three queued withdrawals.
+    assert ledger.batch_stats().batches - before == 2
+    assert await LedgerTransaction.filter(idempotency_key__startswith="queued-").count() == 3
+    assert (await Wallet.get(user_id=1)).balance == Decimal("3")
+    replay = await stub.withdraw(
+        pb.WithdrawRequest(user_id=1, symbol="BTC", amount="2", destination_address="bc1q"),
+        timeout=10, metadata={"idempotency-key": "queued-0"})
+    assert "already applied" in replay.message and replay.wallet.balance == "3"
+    assert await stuck_transactions(db) == 0
+
+
+async def test_a_keyed_retry_after_the_money_moved_on_is_a_replay_not_a_refusal(served, db):
+    stub = served.stub
+    await make_coin("BTC")
+    await stub.deposit(pb.DepositRequest(user_id=1, symbol="BTC", amount="5"))
+    withdrawal = pb.WithdrawRequest(user_id=1, symbol="BTC", amount="5",
+                                    destination_address="bc1q")
+    await stub.withdraw(withdrawal, metadata={"idempotency-key": "all-of-it"})
+    # The wallet is empty now: posted again, the withdrawal would be refused.
+    replay = await stub.withdraw(withdrawal, metadata={"idempotency-key": "all-of-it"})
+    assert "already applied" in replay.message and replay.wallet.balance == "0"
+    assert await LedgerTransaction.filter(idempotency_key="all-of-it").count() == 1

@@ -83,9 +83,9 @@ class GroupCommit(Generic[Request, Answer]):
                 if not future.done():
                     future.set_exception(failure)
             self._queue.clear()
-            if not isinstance(exc, asyncio.CancelledError):
-                log.exception("the ledger's batch worker failed")
-            raise
+            if not isinstance(exc, Exception):  # cancelled, or the process is exiting
+                raise
+            log.exception("the ledger's batch worker failed")
         finally:
             self._worker = None
 

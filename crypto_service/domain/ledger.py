@@ -13,7 +13,6 @@ wallets `FOR UPDATE` in id order, so batches of other processes queue instead of
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -144,13 +143,15 @@ def _group_commit() -> GroupCommit[Movement, Posted]:
     loop = asyncio.get_running_loop()
     committer = _committers.get(loop)
     if committer is None:
+        # Not a WeakKeyDictionary: uvloop's loops take no weak references.
+        for closed in [other for other in _committers if other.is_closed()]:
+            del _committers[closed]
         committer = _committers[loop] = GroupCommit(_post_batch, _batch_max)
     return committer
 
 
 _batch_max = DEFAULT_BATCH_MAX
-_committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit[Movement, Posted]] \
-    = weakref.WeakKeyDictionary()
+_committers: dict[asyncio.AbstractEventLoop, GroupCommit[Movement, Posted]] = {}
 
 
 async def _post_batch(movements: Sequence[Movement], attempt: int) -> list[Posted | DomainError]:

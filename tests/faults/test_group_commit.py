@@ -10,6 +10,7 @@ from decimal import Decimal
 from crypto_service.db import ledger_rows, writes
 from crypto_service.db.models import LedgerTransaction, Wallet
 from crypto_service.domain import ledger
+from crypto_service.domain.group_commit import GroupCommit
 from crypto_service.generated import crypto as pb
 from tests.conftest import make_coin
 from tests.faults.conftest import stuck_transactions
@@ -31,6 +32,16 @@ async def test_a_cancelled_callers_queued_request_is_posted_in_the_next_batch(
         return await real_write_batch(*args, **kwargs)
 
     monkeypatch.setattr(ledger_rows, "write_batch", held_once)
+    queued_requests, all_queued = [], asyncio.Event()
+    real_post = GroupCommit.post
+
+    async def counted_post(self, request):
+        queued_requests.append(request)
+        if len(queued_requests) == 4:
+            all_queued.set()  # the test resumes once this request is in the queue too
+        return await real_post(self, request)
+
+    monkeypatch.setattr(GroupCommit, "post", counted_post)
     before = ledger.batch_stats().batches
     first = asyncio.ensure_future(stub.transfer(
         pb.TransferRequest(from_user_id=1, to_user_id=2, symbol="BTC", amount="1"),
@@ -39,8 +50,7 @@ async def test_a_cancelled_callers_queued_request_is_posted_in_the_next_batch(
     queued = [asyncio.ensure_future(stub.withdraw(
         pb.WithdrawRequest(user_id=1, symbol="BTC", amount="2", destination_address="bc1q"),
         timeout=10, metadata={"idempotency-key": f"queued-{i}"})) for i in range(3)]
-    while writes.in_flight() < 4:  # every handler has queued its request
-        await asyncio.sleep(0.001)
+    await all_queued.wait()  # every handler has queued its request
     queued[0].cancel()
     assert await outcome(queued[0]) == "client cancel"
     release.set()

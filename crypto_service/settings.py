@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Bounds every connect (the pool's, LISTEN's, the writer lock's): an unreachable database
     # is an error after this long, never a hang.
     database_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The most Deposit/Withdraw/Transfer requests one database transaction posts together
+    # (domain/group_commit.py); 1 posts each request alone.
+    ledger_batch_max: int = Field(default=100, ge=1, le=1000)
 
     host: str = "[::]"
     port: int = Field(default=50051, ge=0, le=65535)

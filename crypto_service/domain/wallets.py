@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from ..db.models import Wallet
 from .catalog import Catalog, CoinRecord
@@ -60,7 +61,19 @@ def new_address(symbol: str) -> str:
     return f"{symbol.lower()}_{secrets.token_hex(20)}"
 
 
-def view(wallet: Wallet, coin: CoinRecord) -> WalletView:
+class WalletState(Protocol):
+    """A wallet row: a `Wallet` model, or the ledger's plain row of one (db/ledger_rows.py)."""
+
+    id: int | None
+    user_id: int
+    balance: Decimal
+    locked_balance: Decimal
+    address: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def view(wallet: WalletState, coin: CoinRecord) -> WalletView:
     total = wallet.balance + wallet.locked_balance
     return WalletView(
         id=wallet.id, user_id=wallet.user_id, coin_id=coin.id, symbol=coin.symbol,

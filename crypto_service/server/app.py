@@ -16,6 +16,7 @@ from grpclib.server import Server
 from ..auth import Authenticator
 from ..db import connect, writes
 from ..db.connect import redact
+from ..domain import ledger
 from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
@@ -92,6 +93,7 @@ def _reflection_pool():
 
 def build_app(settings: Settings) -> App:
     install_message_size_limit()
+    ledger.configure(settings.ledger_batch_max)
     authenticator = Authenticator.from_settings(settings)
     guard = CallGuard(authenticator, require_auth=settings.require_auth)
     catalog = CatalogCache()

@@ -15,7 +15,7 @@ import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
-from crypto_service.db import writes
+from crypto_service.db import ledger_rows, writes
 from crypto_service.db.models import LedgerTransaction, TransactionKind, Wallet
 from crypto_service.domain.audit import audit
 from crypto_service.generated import crypto as pb
@@ -71,14 +71,14 @@ def hold_writes(monkeypatch) -> Callable[[], tuple[asyncio.Event, asyncio.Event]
 
     def hold() -> tuple[asyncio.Event, asyncio.Event]:
         inside, release = asyncio.Event(), asyncio.Event()
-        real_bulk_update = Wallet.bulk_update
+        real_write_batch = ledger_rows.write_batch
 
-        async def held_bulk_update(*args, **kwargs):
+        async def held_write_batch(*args, **kwargs):
             inside.set()
             await release.wait()
-            return await real_bulk_update(*args, **kwargs)
+            return await real_write_batch(*args, **kwargs)
 
-        monkeypatch.setattr(Wallet, "bulk_update", held_bulk_update)
+        monkeypatch.setattr(ledger_rows, "write_batch", held_write_batch)
         return inside, release
 
     return hold

@@ -86,20 +86,30 @@ def serve(
     workers: Annotated[Optional[int], typer.Option(
         min=1, max=64, help="Server processes sharing the port (SO_REUSEPORT), each with its "
         "own event loop and database pool [default: 1].", show_default=False)] = None,
+    metrics_port: Annotated[Optional[int], typer.Option(
+        min=0, max=65535, help="Serve Prometheus /metrics, /healthz and /readyz over HTTP on "
+        "this port [default: none].", show_default=False)] = None,
+    metrics_host: Annotated[Optional[str], typer.Option(
+        help="Address of the metrics port [default: the --host].", show_default=False)] = None,
 ) -> None:
     """Serve crypto.CryptoService with reflection and grpc.health.v1 until SIGINT/SIGTERM."""
     from ..server.app import DatabaseNotReady, UnsafeSettings, serve as run_server
-    from ..server.workers import PortRequired, configure_logging, run_loop, serve_workers
+    from ..server.ops_http import MetricsPortUnavailable
+    from ..server.workers import PortRequired, run_loop, serve_workers
+    from ..telemetry.logs import configure_logging
+    from ..telemetry.tracing import TracingUnavailable
 
     settings = load_settings(host=host, port=port, database_url=database_url, simulate=simulate,
-                             workers=workers)
-    configure_logging(settings)
+                             workers=workers, metrics_port=metrics_port,
+                             metrics_host=metrics_host)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if settings.workers == 1:
             run_loop(run_server(settings), settings.event_loop)
         elif serve_workers(settings, settings.workers) != 0:
             raise typer.Exit(1)
-    except (DatabaseNotReady, UnsafeSettings, PortRequired) as exc:
+    except (DatabaseNotReady, UnsafeSettings, PortRequired, MetricsPortUnavailable,
+            TracingUnavailable) as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"CRYPTO_EVENT_LOOP=uvloop but {exc}: pip install 'crypto-service[uvloop]'")

@@ -17,6 +17,7 @@ from crypto_service.generated import crypto as pb
 from crypto_service.server.app import build_app
 from crypto_service.server.ops_http import OpsEndpoint
 from tests.conftest import make_coin
+from tests.telemetry.deploy_files import dashboard_queries, series_in
 from tests.telemetry.scrape import eventually, grpc, scrape, value
 
 GO_CODES = ["OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
@@ -182,3 +183,10 @@ async def test_readyz_is_503_while_draining_and_healthz_stays_200(served, monkey
         assert (await in_flight).coin.symbol == "BTC"
         await asyncio.wait_for(drain, 10)
         assert (await client.get("/readyz")).status_code == 503
+
+
+async def test_the_grafana_dashboard_uses_only_series_the_service_exports(served):
+    _, _, port = served
+    exported = {name for name, _ in await scrape(port)}
+    used = series_in(dashboard_queries())
+    assert used and used <= exported, used - exported

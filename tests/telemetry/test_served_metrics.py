@@ -22,6 +22,7 @@ from grpclib.exceptions import GRPCError
 from crypto_service.auth import Authenticator
 from crypto_service.generated import crypto as pb
 from tests.server.test_process import BIN, free_port, run_cli
+from tests.telemetry.deploy_files import ALERT_RULES, dashboard_queries, series_in
 from tests.telemetry.scrape import eventually, grpc, parse, scrape, value
 
 ACCESS_LINE = re.compile(r"\[(\d+)\] crypto_service\.access: /crypto\.CryptoService/GetCoin OK")
@@ -97,6 +98,8 @@ PROMETHEUS_CONFIG = """\
 global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: ["{rules}"]
 scrape_configs:
   - job_name: crypto
     static_configs:
@@ -104,13 +107,16 @@ scrape_configs:
 """
 
 
-def query(prometheus_port: int, promql: str) -> list:
-    url = (f"http://127.0.0.1:{prometheus_port}/api/v1/query?"
-           + urllib.parse.urlencode({"query": promql}))
+def api(prometheus_port: int, path: str, **params: str) -> dict:
+    url = f"http://127.0.0.1:{prometheus_port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
     try:
-        body = httpx.get(url, timeout=5).json()
+        return httpx.get(url, timeout=5).json()
     except httpx.TransportError:  # not listening yet
-        return []
+        return {}
+
+
+def query(prometheus_port: int, promql: str) -> list:
+    body = api(prometheus_port, "query", query=promql)
     return body["data"]["result"] if body.get("status") == "success" else []
 
 
@@ -121,7 +127,7 @@ def test_a_real_prometheus_scrapes_the_calls(env, tmp_path: Path):
     port, metrics_port, prometheus_port = free_port(), free_port(), free_port()
     server = start_serving(env, "--port", str(port), "--metrics-port", str(metrics_port))
     config = tmp_path / "prometheus.yml"
-    config.write_text(PROMETHEUS_CONFIG.format(port=metrics_port))
+    config.write_text(PROMETHEUS_CONFIG.format(port=metrics_port, rules=ALERT_RULES))
     prometheus = subprocess.Popen(
         [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
          f"--web.listen-address=127.0.0.1:{prometheus_port}"],
@@ -141,6 +147,24 @@ def test_a_real_prometheus_scrapes_the_calls(env, tmp_path: Path):
                                          '(grpc_server_handled_total{grpc_method="GetCoin"})')
         assert {r["metric"]["grpc_code"]: r["value"][1] for r in by_code
                 if r["value"][1] != "0"} == {"OK": "5", "NotFound": "2"}
+
+        # The example alert rules load, and evaluate over the service's series; the dashboard's
+        # queries are valid PromQL over them.
+        scraped = parse(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text)
+        exported = {name for name, _ in scraped}
+        deadline, rules = time.monotonic() + 30, []
+        while time.monotonic() < deadline:
+            groups = api(prometheus_port, "rules").get("data", {}).get("groups", [])
+            rules = [rule for group in groups for rule in group["rules"]]
+            never = "0001-01-01T00:00:00Z"  # Prometheus' time of a rule not evaluated yet
+            if rules and all(rule["lastEvaluation"] != never for rule in rules):
+                break
+            time.sleep(0.5)
+        assert len(rules) == 5 and all(rule["health"] == "ok" for rule in rules), rules
+        used = series_in([rule["query"] for rule in rules])
+        assert used <= exported, used - exported
+        for promql in dashboard_queries():
+            assert api(prometheus_port, "query", query=promql)["status"] == "success", promql
     finally:
         prometheus.terminate()
         prometheus.wait(30)

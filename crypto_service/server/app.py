@@ -18,7 +18,9 @@ from ..db import connect
 from ..domain.catalog import CatalogCache
 from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
-from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
+from ..generated.google_proto_descriptor_pool import (
+    default_google_proto_descriptor_pool,
+)
 from ..settings import Settings
 from ..telemetry.metrics import Metrics
 from ..telemetry.tracing import CallTracer, tracing_from_environment

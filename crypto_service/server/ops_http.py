@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from http import HTTPStatus
+
 import h11
 
 from ..db import health as db_health

@@ -12,6 +12,7 @@ file there, and a scrape of any worker sums the files of all of them (`MultiProc
 from __future__ import annotations
 
 import os
+
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder

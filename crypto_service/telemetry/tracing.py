@@ -106,7 +106,9 @@ def _exporter(environ: Mapping[str, str]) -> Any:
                 or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf").strip()
     if protocol == "grpc":
         try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter,
+            )
         except ImportError:
             raise TracingUnavailable(
                 "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import httpx
 import pytest
 from grpclib.client import Channel
 from grpclib.const import Status
@@ -17,6 +18,7 @@ from crypto_service.generated import crypto as pb
 from crypto_service.server.app import build_app
 from crypto_service.server.ops_http import OpsEndpoint
 from tests.conftest import make_coin
+from tests.server.test_loopback import gate  # noqa: F401 (a fixture, on this module's app)
 from tests.telemetry.deploy_files import dashboard_queries, series_in
 from tests.telemetry.scrape import eventually, grpc, scrape, value
 
@@ -27,9 +29,14 @@ GO_CODES = ["OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", 
 
 
 @pytest.fixture
-async def served(db):
-    """The app with metrics, serving gRPC and its operations port on loopback."""
-    app = build_app(db.model_copy(update={"metrics_port": 0}))
+async def app(db):
+    """The app with metrics (as with --metrics-port)."""
+    return build_app(db.model_copy(update={"metrics_port": 0}))
+
+
+@pytest.fixture
+async def served(app, db):
+    """The app serving gRPC and its operations port on loopback."""
     await app.server.start("127.0.0.1", 0)
     ops = OpsEndpoint(app.metrics, app.guard, db.db_pool_size)
     await ops.start("127.0.0.1", 0)
@@ -55,7 +62,7 @@ def only(**counts: float) -> dict[str, float]:
 
 
 async def test_a_known_sequence_of_calls_is_counted_exactly(served):
-    app, channel, port = served
+    _, channel, port = served
     await make_coin("BTC", rank=1, current_price_usd=Decimal("50000"))
     stub = pb.CryptoServiceStub(channel)
 
@@ -135,7 +142,6 @@ async def test_a_known_sequence_of_calls_is_counted_exactly(served):
 
 
 async def test_the_operations_port_answers_health_and_refuses_other_requests(served):
-    import httpx
 
     _, _, port = served
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -153,20 +159,11 @@ async def test_the_operations_port_answers_health_and_refuses_other_requests(ser
         assert open_metrics.text.endswith("# EOF\n")
 
 
-async def test_readyz_is_503_while_draining_and_healthz_stays_200(served, monkeypatch):
-    import httpx
+async def test_readyz_is_503_while_draining_and_healthz_stays_200(served, gate):
 
     app, channel, port = served
+    entered, release = gate
     await make_coin("BTC", rank=1)
-    entered, release = asyncio.Event(), asyncio.Event()
-    real_current = app.service.catalog.current
-
-    async def held():
-        entered.set()
-        await release.wait()
-        return await real_current()
-
-    monkeypatch.setattr(app.service.catalog, "current", held)
     in_flight = asyncio.create_task(
         pb.CryptoServiceStub(channel).get_coin(pb.GetCoinRequest(symbol="BTC")))
     await entered.wait()

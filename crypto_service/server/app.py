@@ -23,7 +23,7 @@ from ..generated.google_proto_descriptor_pool import (
 )
 from ..settings import Settings
 from ..telemetry.metrics import Metrics
-from ..telemetry.tracing import CallTracer, tracing_from_environment
+from ..telemetry.tracing import CallTracer, check_environment, tracing_from_environment
 from .calls import observe_calls
 from .codec import StrictCodec, install_message_size_limit
 from .gc_tuning import tune_for_serving
@@ -111,6 +111,7 @@ def build_app(settings: Settings, tracer: CallTracer | None = None) -> App:
 def check_settings(settings: Settings) -> None:
     if settings.require_auth and not settings.jwt_secret:
         raise UnsafeSettings("CRYPTO_REQUIRE_AUTH=true needs CRYPTO_JWT_SECRET to verify tokens")
+    check_environment()  # the OTEL_* variables
 
 
 async def migrate_or_refuse(settings: Settings) -> None:

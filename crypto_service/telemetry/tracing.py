@@ -122,14 +122,21 @@ def _exporter(environ: Mapping[str, str]) -> Any:
     return OTLPSpanExporter()
 
 
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Raises TracingUnavailable when the OTEL_* variables ask for traces that this
+    installation cannot make (checked before any worker starts)."""
+    environ = os.environ if environ is None else environ
+    if _enabled(environ) and trace is None:
+        raise TracingUnavailable("OTEL_* variables ask for traces, but OpenTelemetry is not "
+                                 "installed: pip install 'crypto-service[otel]'")
+
+
 def tracing_from_environment(environ: Mapping[str, str] | None = None) -> CallTracer | None:
     """A tracer exporting as the OTEL_* variables say; None when they do not ask for traces."""
     environ = os.environ if environ is None else environ
+    check_environment(environ)
     if not _enabled(environ):
         return None
-    if trace is None:
-        raise TracingUnavailable("OTEL_* variables ask for traces, but OpenTelemetry is not "
-                                 "installed: pip install 'crypto-service[otel]'")
     try:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider

@@ -159,7 +159,7 @@ async def test_the_operations_port_answers_health_and_refuses_other_requests(ser
         assert open_metrics.text.endswith("# EOF\n")
 
 
-async def test_readyz_is_503_while_draining_and_healthz_stays_200(served, gate):
+async def test_readyz_is_503_while_draining_and_healthz_stays_200(served, gate):  # noqa: F811
 
     app, channel, port = served
     entered, release = gate

@@ -62,6 +62,7 @@ class Row:
     p50_ms: float
     p99_ms: float
     failed: int
+    cpu_us: float = 0.0  # server CPU per call (metrics-overhead rows only)
 
 
 def grpc_frame(message) -> bytes:
@@ -137,9 +138,36 @@ def serve_command(port: int, workers: int, *extra: str) -> list[str]:
             "--workers", str(workers), "--no-simulate", *extra]
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and its children (the workers), from /proc."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_call(port: int, pid: int, data: Path, args) -> float:
+    """Server CPU microseconds per GetCoin over a fixed number of calls: unlike req/s on a
+    shared machine, it does not depend on what else gets the CPU."""
+    before = server_cpu_seconds(pid)
+    subprocess.run(["h2load", "-c", str(args.connections), "-m", "1", "-t", "1",
+                    "-n", str(args.cpu_calls), "-d", str(data),
+                    "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    f"http://127.0.0.1:{port}{SERVICE}GetCoin"],
+                   capture_output=True, text=True, check=True)
+    return (server_cpu_seconds(pid) - before) / args.cpu_calls * 1e6
+
+
 def metrics_overhead(args, env: dict, frames: dict[str, Path], tmp: Path) -> list[Row]:
     """GetCoin without and with `--metrics-port`, alternating round by round, so that a
-    shared machine's noise falls on both sides alike."""
+    shared machine's noise falls on both sides alike: req/s, and server CPU per call."""
     rows = []
     for workers in args.workers:
         for round_ in range(1, args.metrics_rounds + 1):
@@ -150,6 +178,7 @@ def metrics_overhead(args, env: dict, frames: dict[str, Path], tmp: Path) -> lis
                 try:
                     asyncio.run(check_answers(port, ["GetCoin"]))
                     row, = measure(server, workers, port, ["GetCoin"], frames, args, tmp)
+                    row.cpu_us = cpu_per_call(port, process.pid, frames["GetCoin"], args)
                 finally:
                     stop(process)
                 row.rpc = f"GetCoin round {round_}"
@@ -158,18 +187,23 @@ def metrics_overhead(args, env: dict, frames: dict[str, Path], tmp: Path) -> lis
 
 
 def report_metrics_overhead(rows: list[Row], workers: list[int]) -> list[tuple[str, float, float]]:
-    print("\n| workers | round | GetCoin req/s plain | with --metrics-port | ratio |")
-    print("|---|---|---|---|---|")
+    print("\n| workers | round | req/s plain | req/s with --metrics-port | ratio | "
+          "server CPU us/call plain | with --metrics-port | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     goals = []
     for n in workers:
         plain = [r for r in rows if (r.server, r.workers) == ("plain", n)]
         metered = [r for r in rows if (r.server, r.workers) == ("metrics", n)]
         ratios = [m.rps / p.rps for p, m in zip(plain, metered)]
-        for p, m, ratio in zip(plain, metered, ratios):
+        cpu_ratios = [m.cpu_us / p.cpu_us for p, m in zip(plain, metered)]
+        for p, m, ratio, cpu_ratio in zip(plain, metered, ratios, cpu_ratios):
             print(f"| {n} | {p.rpc.rsplit(' ', 1)[1]} | {p.rps:.0f} | {m.rps:.0f} | "
-                  f"{ratio:.3f} |")
+                  f"{ratio:.3f} | {p.cpu_us:.0f} | {m.cpu_us:.0f} | {cpu_ratio:.3f} |")
         goals.append((f"GetCoin req/s with --metrics-port vs without, {n} worker(s), "
                       f"median of {len(ratios)} rounds", statistics.median(ratios), 0.95))
+        goals.append((f"GetCoin server CPU per call with --metrics-port vs without, {n} "
+                      f"worker(s), median of {len(ratios)} rounds (at most)",
+                      statistics.median(cpu_ratios), 1.05))
     return goals
 
 
@@ -324,6 +358,8 @@ def main() -> None:
     parser.add_argument("--stream-levels", default="1000,5000,10000")
     parser.add_argument("--metrics-rounds", type=int, default=3,
                         help="rounds of GetCoin without and with --metrics-port (0: none)")
+    parser.add_argument("--cpu-calls", type=int, default=10000,
+                        help="GetCoin calls per server CPU measurement (metrics overhead)")
     parser.add_argument("--metrics-overhead-only", action="store_true",
                         help="measure only the cost of --metrics-port")
     args = parser.parse_args()

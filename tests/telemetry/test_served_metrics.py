@@ -71,7 +71,7 @@ async def get_coins(port: int, symbols: list[str], *, metadata: dict | None = No
             channel.close()
 
 
-def test_workers_report_every_call_in_one_scrape(env):
+def test_workers_report_every_call_in_one_scrape(env, settings):
     assert run_cli("seed", env=env).returncode == 0
     port, metrics_port = free_port(), free_port()
     server = start_serving(env, "--port", str(port), "--workers", "2",
@@ -87,7 +87,8 @@ def test_workers_report_every_call_in_one_scrape(env):
             assert value(samples, "grpc_server_handled_total", grpc_code="NotFound",
                          **get_coin) == 10
             assert value(samples, "grpc_server_handling_seconds_count", **get_coin) == 40
-            assert value(samples, "crypto_db_pool_max") == 2  # one SQLite connection each
+            each = 1 if settings.database_url.startswith("sqlite") else settings.db_pool_size
+            assert value(samples, "crypto_db_pool_max") == 2 * each
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/readyz").status_code == 200
     finally:
         output = stop(server)

@@ -59,6 +59,11 @@ def _worker(settings: Settings) -> None:
     run_loop(serve(settings, reuse_port=True), settings.event_loop)
 
 
+# Memory, not disk: every count is a write into a memory-mapped file there, and on a disk the
+# kernel's writeback of those pages can hold the writer (the serving loop) up.
+SHARED_MEMORY = "/dev/shm"
+
+
 @contextmanager
 def shared_metrics(enabled: bool) -> Iterator[str | None]:
     """With metrics on, a fresh directory for prometheus-client's multiprocess mode, named in
@@ -67,7 +72,9 @@ def shared_metrics(enabled: bool) -> Iterator[str | None]:
     if not enabled:
         yield None
         return
-    directory = tempfile.mkdtemp(prefix="crypto-metrics-")
+    in_memory = os.path.isdir(SHARED_MEMORY) and os.access(SHARED_MEMORY, os.W_OK)
+    directory = tempfile.mkdtemp(prefix="crypto-metrics-",
+                                 dir=SHARED_MEMORY if in_memory else None)
     previous = os.environ.get(MULTIPROCESS_DIR_ENV)
     os.environ[MULTIPROCESS_DIR_ENV] = directory
     try:

@@ -152,7 +152,9 @@ class CallObserver:
             span = None
             if tracer is not None:
                 span = tracer.start_call(path, stream.metadata, _address(stream))
-            error: BaseException | None = None
+            # The outcome, not the exception: a kept exception would tie its frames up in a
+            # reference cycle on every failed call.
+            failed: tuple[Status, str | None] | None = None
             try:
                 if span is None:
                     await method_func(stream)
@@ -160,11 +162,11 @@ class CallObserver:
                     with tracer.active(span):
                         await method_func(stream)
             except BaseException as exc:
-                error = exc
+                failed = status_of(exc, stream, unary)
                 raise
             finally:
                 seconds = time.perf_counter() - started
-                status, message = status_of(error, stream, unary)
+                status, message = failed or status_of(None, stream, unary)
                 if series is not None:
                     series.ended(stream, status, seconds)
                 trace_id = None

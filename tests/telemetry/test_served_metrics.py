@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shutil
 import signal
 import subprocess
@@ -22,11 +21,15 @@ from grpclib.exceptions import GRPCError
 from crypto_service.auth import Authenticator
 from crypto_service.generated import crypto as pb
 from tests.server.test_process import BIN, free_port, run_cli
+from tests.server.test_workers import ACCESS_LINE
 from tests.telemetry.deploy_files import ALERT_RULES, dashboard_queries, series_in
 from tests.telemetry.scrape import eventually, grpc, parse, scrape, value
 
-ACCESS_LINE = re.compile(r"\[(\d+)\] crypto_service\.access: /crypto\.CryptoService/GetCoin OK")
 PROMETHEUS = shutil.which("prometheus")
+
+
+# For what does not depend on the database: one backend is enough.
+SQLITE_ONLY = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 
 
 def start_serving(env: dict, *args: str, listeners: int = 1) -> subprocess.Popen:
@@ -121,6 +124,7 @@ def query(prometheus_port: int, promql: str) -> list:
     return body["data"]["result"] if body.get("status") == "success" else []
 
 
+@SQLITE_ONLY
 @pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binary is not installed "
                                                "(Debian: apt-get install prometheus)")
 def test_a_real_prometheus_scrapes_the_calls(env, tmp_path: Path):
@@ -172,6 +176,7 @@ def test_a_real_prometheus_scrapes_the_calls(env, tmp_path: Path):
         stop(server)
 
 
+@SQLITE_ONLY
 def test_json_logs_are_one_object_a_line_with_the_access_fields(env):
     assert run_cli("seed", env=env).returncode == 0
     secret = "json-log-test-secret-of-32-bytes!"

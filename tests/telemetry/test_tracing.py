@@ -28,7 +28,12 @@ from crypto_service.server.app import build_app
 from crypto_service.telemetry.tracing import CallTracer, tracing_from_environment
 from tests.conftest import make_coin
 from tests.server.test_process import free_port, run_cli
-from tests.telemetry.test_served_metrics import get_coins, start_serving, stop
+from tests.telemetry.test_served_metrics import (
+    SQLITE_ONLY,
+    get_coins,
+    start_serving,
+    stop,
+)
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"
@@ -136,6 +141,7 @@ class Collector(BaseHTTPRequestHandler):
         pass
 
 
+@SQLITE_ONLY
 def test_crypto_serve_exports_its_spans_over_otlp(env):
     assert run_cli("seed", env=env).returncode == 0
     Collector.received.clear()

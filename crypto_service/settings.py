@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # The operations port: Prometheus /metrics, /healthz, /readyz (none when unset); its host
+    # is the serving host unless given.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str | None = None
 
     # Live prices (domain/prices): the simulator, cross-process relay, stream limits, sync.
     simulate: bool = True

@@ -4,7 +4,8 @@ and writes, in one run.
 Reads: for each process count it starts the baseline (`bench_baseline.py`: GetCoin answered
 with one prebuilt coin, no database) and `crypto serve --workers N --no-simulate` on a freshly
 seeded SQLite database, and drives each with h2load (a separate C process) sending pre-encoded
-gRPC frames. Streams and writes: `bench_streams.py` (StreamPrices subscribers from separate
+gRPC frames, then GetCoin again without and with `--metrics-port` in alternating rounds (the
+cost of the metrics). Streams and writes: `bench_streams.py` (StreamPrices subscribers from separate
 load processes, GetCoin p99 against idle) and `bench_ledger.py` (Deposit and Transfer with 1
 and 50 callers on SQLite and PostgreSQL, per worker count) run as child processes. It prints
 every table with its ratios, checks its goals, and saves `bench.json` and a PNG
@@ -12,6 +13,7 @@ chart (matplotlib) in --out.
 
     make bench                       # = .venv/bin/python scripts/bench.py
     .venv/bin/python scripts/bench.py --seconds 5 --workers 1,2 --reads-only
+    .venv/bin/python scripts/bench.py --metrics-overhead-only --metrics-rounds 5
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Row:
     p50_ms: float
     p99_ms: float
     failed: int
+    cpu_us: float = 0.0  # server CPU per call (metrics-overhead rows only)
 
 
 def grpc_frame(message) -> bytes:
@@ -130,22 +133,103 @@ def measure(server: str, workers: int, port: int, labels: list[str], frames: dic
     return rows
 
 
-def run(args) -> list[Row]:
+def serve_command(port: int, workers: int, *extra: str) -> list[str]:
+    return [str(BIN / "crypto"), "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--no-simulate", *extra]
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and its children (the workers), from /proc."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_call(port: int, pid: int, data: Path, args) -> float:
+    """Server CPU microseconds per GetCoin over a fixed number of calls: unlike req/s on a
+    shared machine, it does not depend on what else gets the CPU."""
+    before = server_cpu_seconds(pid)
+    subprocess.run(["h2load", "-c", str(args.connections), "-m", "1", "-t", "1",
+                    "-n", str(args.cpu_calls), "-d", str(data),
+                    "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    f"http://127.0.0.1:{port}{SERVICE}GetCoin"],
+                   capture_output=True, text=True, check=True)
+    return (server_cpu_seconds(pid) - before) / args.cpu_calls * 1e6
+
+
+def metrics_overhead(args, env: dict, frames: dict[str, Path], tmp: Path) -> list[Row]:
+    """GetCoin without and with `--metrics-port`, alternating round by round, so that a
+    shared machine's noise falls on both sides alike: req/s, and server CPU per call."""
+    rows = []
+    for workers in args.workers:
+        for round_ in range(1, args.metrics_rounds + 1):
+            for server, extra in (("plain", ()), ("metrics", ("--metrics-port", str(free_port())))):
+                port = free_port()
+                process = start_listening(serve_command(port, workers, *extra), port, env,
+                                          processes=workers)
+                try:
+                    asyncio.run(check_answers(port, ["GetCoin"]))
+                    row, = measure(server, workers, port, ["GetCoin"], frames, args, tmp)
+                    row.cpu_us = cpu_per_call(port, process.pid, frames["GetCoin"], args)
+                finally:
+                    stop(process)
+                row.rpc = f"GetCoin round {round_}"
+                rows.append(row)
+    return rows
+
+
+def report_metrics_overhead(rows: list[Row], workers: list[int]) -> list[tuple[str, float, float]]:
+    print("\n| workers | round | req/s plain | req/s with --metrics-port | ratio | "
+          "server CPU us/call plain | with --metrics-port | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    goals = []
+    for n in workers:
+        plain = [r for r in rows if (r.server, r.workers) == ("plain", n)]
+        metered = [r for r in rows if (r.server, r.workers) == ("metrics", n)]
+        ratios = [m.rps / p.rps for p, m in zip(plain, metered)]
+        cpu_ratios = [m.cpu_us / p.cpu_us for p, m in zip(plain, metered)]
+        for p, m, ratio, cpu_ratio in zip(plain, metered, ratios, cpu_ratios):
+            print(f"| {n} | {p.rpc.rsplit(' ', 1)[1]} | {p.rps:.0f} | {m.rps:.0f} | "
+                  f"{ratio:.3f} | {p.cpu_us:.0f} | {m.cpu_us:.0f} | {cpu_ratio:.3f} |")
+        goals.append((f"GetCoin req/s with --metrics-port vs without, {n} worker(s), "
+                      f"median of {len(ratios)} rounds", statistics.median(ratios), 0.95))
+        goals.append((f"GetCoin server CPU per call with --metrics-port vs without, {n} "
+                      f"worker(s), median of {len(ratios)} rounds (at most)",
+                      statistics.median(cpu_ratios), 1.05))
+    return goals
+
+
+def prepare(tmp: Path, args) -> tuple[dict, Path, dict[str, Path]]:
+    """A seeded SQLite database, BTC's response bytes and every request's frame."""
+    database_url = f"sqlite://{tmp}/bench.db"
+    env = {**os.environ, "CRYPTO_DATABASE_URL": database_url, "CRYPTO_LOG_LEVEL": "WARNING",
+           "CRYPTO_EVENT_LOOP": event_loop(args.loop)}
+    for step in ("migrate", "seed"):
+        subprocess.run([str(BIN / "crypto"), step], env=env, check=True, capture_output=True)
+    coin_file = tmp / "coin.bin"
+    coin_file.write_bytes(asyncio.run(coin_response_bytes(database_url)))
+    frames = {}
+    for index, (label, (_, request)) in enumerate(REQUESTS.items()):
+        frames[label] = tmp / f"request{index}.bin"
+        frames[label].write_bytes(grpc_frame(request))
+    return env, coin_file, frames
+
+
+def run(args) -> tuple[list[Row], list[Row]]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        database_url = f"sqlite://{tmp}/bench.db"
-        env = {**os.environ, "CRYPTO_DATABASE_URL": database_url, "CRYPTO_LOG_LEVEL": "WARNING",
-               "CRYPTO_EVENT_LOOP": event_loop(args.loop)}
-        for step in ("migrate", "seed"):
-            subprocess.run([str(BIN / "crypto"), step], env=env, check=True, capture_output=True)
-        coin_file = tmp / "coin.bin"
-        coin_file.write_bytes(asyncio.run(coin_response_bytes(database_url)))
-        frames = {}
-        for index, (label, (_, request)) in enumerate(REQUESTS.items()):
-            frames[label] = tmp / f"request{index}.bin"
-            frames[label].write_bytes(grpc_frame(request))
-
+        env, coin_file, frames = prepare(tmp, args)
+        if args.metrics_overhead_only:
+            return rows, metrics_overhead(args, env, frames, tmp)
         for workers in args.workers:
             port = free_port()
             baseline = start_listening([sys.executable, str(HERE / "bench_baseline.py"),
@@ -158,15 +242,14 @@ def run(args) -> list[Row]:
             finally:
                 stop(baseline)
             port = free_port()
-            ours = start_listening([str(BIN / "crypto"), "serve", "--host", "127.0.0.1",
-                                    "--port", str(port), "--workers", str(workers),
-                                    "--no-simulate"], port, env, processes=workers)
+            ours = start_listening(serve_command(port, workers), port, env, processes=workers)
             try:
                 asyncio.run(check_answers(port, list(REQUESTS)))
                 rows += measure("crypto", workers, port, list(REQUESTS), frames, args, tmp)
             finally:
                 stop(ours)
-    return rows
+        overhead = metrics_overhead(args, env, frames, tmp) if args.metrics_rounds else []
+    return rows, overhead
 
 
 def event_loop(choice: str) -> str:
@@ -273,14 +356,27 @@ def main() -> None:
                         help="skip the stream and write benchmarks (Python clients)")
     parser.add_argument("--ledger-count", default="300", help="calls per write measurement")
     parser.add_argument("--stream-levels", default="1000,5000,10000")
+    parser.add_argument("--metrics-rounds", type=int, default=3,
+                        help="rounds of GetCoin without and with --metrics-port (0: none)")
+    parser.add_argument("--cpu-calls", type=int, default=10000,
+                        help="GetCoin calls per server CPU measurement (metrics overhead)")
+    parser.add_argument("--metrics-overhead-only", action="store_true",
+                        help="measure only the cost of --metrics-port")
     args = parser.parse_args()
     args.workers = [int(n) for n in args.workers.split(",")]
     if shutil.which("h2load") is None:
         raise SystemExit("h2load is required: apt-get install -y nghttp2-client "
                          "(Debian/Ubuntu), brew install nghttp2 (macOS)")
     print(f"event loop (both servers): {event_loop(args.loop)}")
-    rows = run(args)
+    rows, overhead = run(args)
+    if args.metrics_overhead_only:
+        print_goals(report_metrics_overhead(overhead, args.workers))
+        return
     goals = report(rows, args.workers)
+    if overhead:
+        more = report_metrics_overhead(overhead, args.workers)
+        print_goals(more)
+        goals += more
     args.out.mkdir(parents=True, exist_ok=True)
     streams: list[dict] = []
     ledger: list[dict] = []
@@ -297,7 +393,8 @@ def main() -> None:
     (args.out / "bench.json").write_text(json.dumps(
         {"settings": {"seconds": args.seconds, "connections": args.connections,
                       "workers": args.workers, "event_loop": event_loop(args.loop)},
-         "rows": [asdict(r) for r in rows], "streams": streams, "ledger": ledger,
+         "rows": [asdict(r) for r in rows], "metrics_overhead": [asdict(r) for r in overhead],
+         "streams": streams, "ledger": ledger,
          "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
     print(f"saved: {args.out / 'bench.json'}")
     chart(rows, ledger, args.out / "bench.png")

@@ -109,6 +109,13 @@ def serve(
     tls_client_ca: Annotated[Optional[Path], typer.Option(
         metavar="PATH", show_default=False,
         help="Require client certificates signed by this PEM CA (mTLS).")] = None,
+    metrics_port: Annotated[Optional[int], typer.Option(
+        metavar="PORT", min=0, max=65535, show_default=False,
+        help="Serve Prometheus /metrics, /healthz and /readyz over HTTP on this port "
+        "[default: none].")] = None,
+    metrics_host: Annotated[Optional[str], typer.Option(
+        metavar="HOST", show_default=False,
+        help="Address of the metrics port [default: the --host].")] = None,
 ) -> None:
     """Serve the API until SIGINT or SIGTERM.
 
@@ -116,20 +123,24 @@ def serve(
     files."""
     from ..db.connect import CannotOpenDatabase, DatabaseNotReady
     from ..server.app import UnsafeSettings, serve as run_server
+    from ..server.ops_http import MetricsPortUnavailable
     from ..server.tls import TLSConfigError
-    from ..server.workers import PortRequired, configure_logging, run_loop, serve_workers
+    from ..server.workers import PortRequired, run_loop, serve_workers
+    from ..telemetry.logs import configure_logging
+    from ..telemetry.tracing import TracingUnavailable
 
     settings = load_settings(host=host, port=port, database_url=database_url, simulate=simulate,
                              workers=workers, tls_cert=tls_cert, tls_key=tls_key,
-                             tls_client_ca=tls_client_ca)
-    configure_logging(settings)
+                             tls_client_ca=tls_client_ca, metrics_port=metrics_port,
+                             metrics_host=metrics_host)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if settings.workers == 1:
             run_loop(run_server(settings), settings.event_loop)
         elif serve_workers(settings, settings.workers) != 0:
             raise typer.Exit(1)
     except (CannotOpenDatabase, DatabaseNotReady, UnsafeSettings, PortRequired,
-            TLSConfigError) as exc:
+            TLSConfigError, MetricsPortUnavailable, TracingUnavailable) as exc:
         fail(str(exc))
     except ImportError as exc:
         fail(f"CRYPTO_EVENT_LOOP=uvloop but {exc}: pip install 'crypto-service[uvloop]'")

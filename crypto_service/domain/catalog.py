@@ -18,11 +18,12 @@ plain select converted in batches (`db/rows.py`), so it never blocks the event l
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from tortoise.functions import Count, Max
 from tortoise.signals import post_delete, post_save
@@ -76,7 +77,9 @@ Version = tuple[int, datetime | None]
 class CatalogCache:
     """Hands out the current `Catalog` from memory, loading it only after an invalidation."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_reload: Callable[[float], None] | None = None) -> None:
+        """`on_reload` is told how many seconds each reload from the database took."""
+        self.on_reload = on_reload
         self._catalog: Catalog | None = None
         self._version: Version | None = None
         self._generation = 0  # bumped by every invalidation
@@ -95,10 +98,13 @@ class CatalogCache:
             if self._catalog is not None:
                 return self._catalog
             generation = self._generation
+            started = time.perf_counter()
             # The version first: a write landing between the two queries leaves a version
             # older than the data, so the next `refresh` reloads (never the reverse).
             version = await _table_version()
             loaded = Catalog(await _load_records())
+            if self.on_reload is not None:
+                self.on_reload(time.perf_counter() - started)
             # An invalidation during the load may describe a write this load missed: serve the
             # load to this read (it began before that write was acknowledged), keep nothing.
             if generation == self._generation:

@@ -1,15 +1,15 @@
-"""One log line per call (method, status, duration, peer), for every service on the server."""
+"""One log line per call (method, status, duration, peer, user), for every service on the
+server. In JSON logs the same values are fields of their own: `method`, `code`,
+`duration_ms`, `peer`, `user` (when a token named one) and `trace_id` (when tracing is on)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
-from grpclib.events import RecvRequest, listen
-from grpclib.exceptions import GRPCError
-from grpclib.server import Server
+from grpclib.const import Status
+
+from .context import current_call
 
 log = logging.getLogger("crypto_service.access")
 
@@ -22,32 +22,22 @@ def _peer(stream: Any) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _timed(method_name: str, method_func: Any) -> Any:
-    async def timed(stream: Any) -> None:
-        started = time.perf_counter()
-        status = "OK"
-        try:
-            await method_func(stream)
-        except GRPCError as exc:
-            status = exc.status.name
-            raise
-        except asyncio.CancelledError:
-            expired = stream.deadline is not None and stream.deadline.time_remaining() <= 0
-            status = "DEADLINE_EXCEEDED" if expired else "CANCELLED"
-            raise
-        except BaseException:
-            status = "UNKNOWN"
-            raise
-        finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            log.info("%s %s %.1fms peer=%s", method_name, status, elapsed_ms, _peer(stream))
-
-    return timed
-
-
-async def _on_recv_request(event: RecvRequest) -> None:
-    event.method_func = _timed(event.method_name, event.method_func)
-
-
-def install_access_log(server: Server) -> None:
-    listen(server, RecvRequest, _on_recv_request)
+def log_call(path: str, status: Status, seconds: float, stream: Any,
+             trace_id: str | None) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round(seconds * 1000, 3)
+    fields: dict[str, Any] = {"method": path, "code": status.name,
+                              "duration_ms": duration_ms, "peer": _peer(stream)}
+    text = "%s %s %.1fms peer=%s"
+    args: list[Any] = [path, status.name, duration_ms, fields["peer"]]
+    principal = current_call.get().principal
+    if principal is not None:
+        fields["user"] = principal.user_id
+        text += " user=%d"
+        args.append(principal.user_id)
+    if trace_id is not None:
+        fields["trace_id"] = trace_id
+        text += " trace_id=%s"
+        args.append(trace_id)
+    log.info(text, *args, extra=fields)

@@ -22,10 +22,15 @@ from ..domain.prices.feeds import PriceFeeds
 from ..domain.prices.hub import PriceHub
 from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
 from ..settings import AuthMode, Settings
-from .access_log import install_access_log
+from ..telemetry.metrics import Metrics
+from ..telemetry.tracing import CallTracer, check_environment, tracing_from_environment
+from .calls import observe_calls
 from .codec import StrictCodec, install_message_size_limit
 from .gc_tuning import tune_for_serving
 from .guard import CallGuard
+from .ledger_outcomes import LedgerOutcomes
+from .ops_http import MetricsPortUnavailable, OpsEndpoint
+from .price_metrics import PriceStreamMetrics
 from .prices import PriceStreams, framed_price_update
 from .service import CryptoService
 from .tls import ServerTLS
@@ -46,6 +51,8 @@ class App:
     guard: CallGuard
     serving: ServiceStatus
     feeds: PriceFeeds
+    metrics: Metrics | None = None  # with a metrics port only
+    tracer: CallTracer | None = None
 
     async def drain(self, grace_seconds: float) -> None:
         """Health NOT_SERVING, refuse new calls, end streams, let unary calls and ledger writes
@@ -91,15 +98,20 @@ def _reflection_pool():
     return pool
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, tracer: CallTracer | None = None) -> App:
+    """The app; it counts for Prometheus when `settings.metrics_port` is set, and traces
+    with `tracer`."""
     install_message_size_limit()
     ledger.configure(settings.ledger_batch_max)
+    metrics = Metrics() if settings.metrics_port is not None else None
     authenticator = Authenticator.from_settings(settings)
     guard = CallGuard(authenticator, require_auth=settings.require_auth)
-    catalog = CatalogCache()
-    hub = PriceHub(encoder=framed_price_update, max_streams=settings.max_price_streams)
+    catalog = CatalogCache(metrics.catalog_reload_seconds.observe if metrics else None)
+    hub = PriceHub(encoder=framed_price_update, max_streams=settings.max_price_streams,
+                   observer=PriceStreamMetrics(metrics) if metrics else None)
     service = CryptoService(catalog, guard,
-                            PriceStreams(hub, catalog, settings.stream_stuck_seconds))
+                            PriceStreams(hub, catalog, settings.stream_stuck_seconds),
+                            LedgerOutcomes(metrics, tracer))
     serving = ServiceStatus()
     serving.set(True)
     # Not serving until the relay has reached the database once, and again whenever it loses
@@ -110,14 +122,15 @@ def build_app(settings: Settings) -> App:
     services = ServerReflection.extend([service, health], pool=_reflection_pool())
     codec = StrictCodec(settings.max_message_bytes)
     server = Server(services, codec=codec)
-    install_access_log(server)
+    observe_calls(server, services, metrics=metrics, tracer=tracer)
     feeds = PriceFeeds(hub, catalog, settings, reachable=price_feed.set)
-    return App(server, services, codec, service, guard, serving, feeds)
+    return App(server, services, codec, service, guard, serving, feeds, metrics, tracer)
 
 
 def check_settings(settings: Settings) -> None:
     if settings.require_auth is AuthMode.REQUIRED and not settings.jwt_secret:
         raise UnsafeSettings("CRYPTO_REQUIRE_AUTH=true needs CRYPTO_JWT_SECRET to verify tokens")
+    check_environment()  # the OTEL_* variables
 
 
 def log_security(settings: Settings, tls: ServerTLS | None) -> None:
@@ -151,9 +164,11 @@ async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
     check_settings(settings)
     tls = ServerTLS.from_settings(settings)  # bad files stop the start here, before migrating
     await migrate_or_refuse(settings)
+    tracer = tracing_from_environment()
     await connect.open_database(settings)
+    ops = None
     try:
-        app = build_app(settings)
+        app = build_app(settings, tracer)
         # Handlers first: a signal that comes once the port is open must drain, not kill.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -162,6 +177,9 @@ async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
         loop.add_signal_handler(signal.SIGHUP, reload_tls, tls)
         await app.server.start(listen_host(settings.host), settings.port, reuse_address=True,
                                reuse_port=reuse_port or None, ssl=tls.context if tls else None)
+        if app.metrics is not None:
+            ops = OpsEndpoint(app.metrics, app.guard, settings.db_pool_size)
+            await start_ops(ops, settings, reuse_port)
         app.feeds.start()
         tune_for_serving()
         log.info("serving crypto.CryptoService on %s:%d database=%s auth=%s tls=%s "
@@ -174,6 +192,11 @@ async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
         log.info("shutting down: draining calls for up to %.1fs", settings.grace_period_seconds)
         await app.drain(settings.grace_period_seconds)
     finally:
+        # The operations port answers /readyz with 503 until the drain is over.
+        if ops is not None:
+            await ops.close()
+        if tracer is not None:
+            tracer.shutdown()
         await connect.close_database()
     log.info("stopped")
 
@@ -193,6 +216,17 @@ def tls_mode(tls: ServerTLS | None) -> str:
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+async def start_ops(ops: OpsEndpoint, settings: Settings, reuse_port: bool) -> None:
+    host = settings.metrics_host or settings.host
+    try:
+        await ops.start(listen_host(host), settings.metrics_port, reuse_port=reuse_port)
+    except OSError as exc:
+        raise MetricsPortUnavailable(f"cannot listen on {host}:{settings.metrics_port} for "
+                                     f"metrics: {exc.strerror or exc}") from None
+    log.info("metrics and health on http://%s:%d (/metrics /healthz /readyz)",
+             host, settings.metrics_port)
 
 
 def listen_host(host: str) -> str | None:

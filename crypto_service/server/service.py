@@ -16,6 +16,7 @@ from ..generated import crypto as pb
 from ..generated.google import protobuf as pb_google
 from .context import current_call
 from .guard import CallGuard
+from .ledger_outcomes import LedgerOutcomes
 from .prices import PriceStreams
 from .read_cache import ReadCache
 
@@ -25,11 +26,13 @@ NOTE_MAX_LENGTH = 256
 
 
 class CryptoService(pb.CryptoServiceBase):
-    def __init__(self, catalog: CatalogCache, guard: CallGuard, prices: PriceStreams) -> None:
+    def __init__(self, catalog: CatalogCache, guard: CallGuard, prices: PriceStreams,
+                 outcomes: LedgerOutcomes | None = None) -> None:
         self.catalog = catalog
         self.guard = guard
         self.prices = prices
         self.reads = ReadCache(catalog)
+        self.outcomes = outcomes or LedgerOutcomes(None, None)
 
     def __mapping__(self) -> dict[str, Handler]:
         mapping = super().__mapping__()
@@ -106,7 +109,8 @@ class CryptoService(pb.CryptoServiceBase):
         key = validate.token(message.transaction_id, "transaction_id") \
             if message.transaction_id else None
         coin = await self._coin(message.symbol)
-        posted = await ledger.deposit(user_id, coin, amount, key)
+        posted = await self.outcomes.record("deposit",
+                                            ledger.deposit(user_id, coin, amount, key))
         return convert.to_wallet_response(posted.wallets[user_id],
                                           _posted_message("deposited", amount, coin, posted))
 
@@ -115,8 +119,8 @@ class CryptoService(pb.CryptoServiceBase):
         amount = parse_amount(message.amount, "amount")
         destination = validate.token(message.destination_address, "destination_address")
         coin = await self._coin(message.symbol)
-        posted = await ledger.withdraw(user_id, coin, amount, destination,
-                                       current_call.get().idempotency_key)
+        posted = await self.outcomes.record("withdraw", ledger.withdraw(
+            user_id, coin, amount, destination, current_call.get().idempotency_key))
         return convert.to_wallet_response(posted.wallets[user_id],
                                           _posted_message("withdrew", amount, coin, posted))
 
@@ -128,8 +132,8 @@ class CryptoService(pb.CryptoServiceBase):
         amount = parse_amount(message.amount, "amount")
         note = validate.text(message.note, "note", NOTE_MAX_LENGTH)
         coin = await self._coin(message.symbol)
-        posted = await ledger.transfer(sender, recipient, coin, amount, note,
-                                       current_call.get().idempotency_key)
+        posted = await self.outcomes.record("transfer", ledger.transfer(
+            sender, recipient, coin, amount, note, current_call.get().idempotency_key))
         return convert.to_transfer_response(
             posted.wallets[sender], posted.wallets[recipient], str(posted.transaction_id),
             _posted_message("transferred", amount, coin, posted))

@@ -16,11 +16,18 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
-from collections.abc import Coroutine
+import tempfile
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from ..settings import Settings
+from ..telemetry.logs import configure_logging
+from ..telemetry.metrics import MULTIPROCESS_DIR_ENV
 from .app import check_settings, migrate_or_refuse, serve
 from .tls import TLSFiles, reloaded_context, server_context
 
@@ -29,14 +36,6 @@ log = logging.getLogger("crypto_service.server")
 
 class PortRequired(RuntimeError):
     pass
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    logging.getLogger("tortoise").setLevel(logging.WARNING)
 
 
 def run_loop(main: Coroutine[Any, Any, None], event_loop: str) -> None:
@@ -59,8 +58,36 @@ def _worker(settings: Settings) -> None:
     # Its own process group: a terminal's Ctrl-C reaches the parent only, which forwards it
     # once, instead of every worker getting it twice.
     os.setpgrp()
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     run_loop(serve(settings, reuse_port=True), settings.event_loop)
+
+
+# Memory, not disk: every count is a write into a memory-mapped file there, and on a disk the
+# kernel's writeback of those pages can hold the writer (the serving loop) up.
+SHARED_MEMORY = "/dev/shm"
+
+
+@contextmanager
+def shared_metrics(enabled: bool) -> Iterator[str | None]:
+    """With metrics on, a fresh directory for prometheus-client's multiprocess mode, named in
+    the environment the workers inherit (it must be set before they import the library) and
+    removed at the end: counts from an earlier run must not add to this one's."""
+    if not enabled:
+        yield None
+        return
+    in_memory = os.path.isdir(SHARED_MEMORY) and os.access(SHARED_MEMORY, os.W_OK)
+    directory = tempfile.mkdtemp(prefix="crypto-metrics-",
+                                 dir=SHARED_MEMORY if in_memory else None)
+    previous = os.environ.get(MULTIPROCESS_DIR_ENV)
+    os.environ[MULTIPROCESS_DIR_ENV] = directory
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            del os.environ[MULTIPROCESS_DIR_ENV]
+        else:
+            os.environ[MULTIPROCESS_DIR_ENV] = previous
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def serve_workers(settings: Settings, workers: int) -> int:
@@ -68,6 +95,9 @@ def serve_workers(settings: Settings, workers: int) -> int:
     0 when every one stopped cleanly, 1 otherwise. One failing stops the others."""
     if settings.port == 0:
         raise PortRequired("--workers needs a fixed port: with port 0 each would get its own")
+    if settings.metrics_port == 0:
+        raise PortRequired("--workers needs a fixed --metrics-port: with port 0 each would "
+                           "get its own")
     check_settings(settings)
     tls = TLSFiles.from_settings(settings)
     if tls is not None:
@@ -93,20 +123,23 @@ def serve_workers(settings: Settings, workers: int) -> int:
     # handler, a SIGHUP (the default action ends the process) must not end it.
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        for process in processes:
-            process.start()
-        signal.signal(signal.SIGHUP, forward_reload)
-        log.info("started %d workers on port %d: pids %s", workers, settings.port,
-                 " ".join(str(p.pid) for p in processes))
-        running = {p.sentinel: p for p in processes}
-        while running:
-            for sentinel in multiprocessing.connection.wait(list(running)):
-                stopped = running.pop(sentinel)
-                stopped.join()
-                if stopped.exitcode != 0:
-                    log.error("worker %d exited with %s: stopping the others",
-                              stopped.pid, stopped.exitcode)
-                    forward(signal.SIGTERM)
+        with shared_metrics(settings.metrics_port is not None) as metrics_dir:
+            for process in processes:
+                process.start()
+            signal.signal(signal.SIGHUP, forward_reload)
+            log.info("started %d workers on port %d: pids %s", workers, settings.port,
+                     " ".join(str(p.pid) for p in processes))
+            running = {p.sentinel: p for p in processes}
+            while running:
+                for sentinel in multiprocessing.connection.wait(list(running)):
+                    stopped = running.pop(sentinel)
+                    stopped.join()
+                    if metrics_dir is not None:  # its streams and pool leave the gauges
+                        mark_process_dead(stopped.pid, metrics_dir)
+                    if stopped.exitcode != 0:
+                        log.error("worker %d exited with %s: stopping the others",
+                                  stopped.pid, stopped.exitcode)
+                        forward(signal.SIGTERM)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -48,9 +48,20 @@ def quote_of(coin: CoinRecord) -> Quote:
 class Tick:
     quote: Quote
     payload: Any  # what the encoder made of the quote; opaque here
+    at: float  # the quote's timestamp in seconds since the epoch, for lag measurements
 
 
 Encoder = Callable[[Quote], Any]
+
+
+class StreamObserver(Protocol):
+    """Told about streams and what they were sent (the server counts it for its metrics)."""
+
+    def opened(self) -> None: ...
+
+    def closed(self) -> None: ...
+
+    def sent(self, ticks: Sequence[Tick]) -> None: ...
 
 
 class Sink(Protocol):
@@ -80,8 +91,15 @@ class Subscription:
         latest = self.hub.latest
         return [latest[s] for s in self.symbols if s in latest]
 
-    def payloads(self) -> list[Any]:
-        return [tick.payload for tick in self.latest()]
+    def send(self) -> bool:
+        """Offers the latest tick of each symbol to the sink: True when it took them."""
+        ticks = self.latest()
+        if not self.sink.offer([tick.payload for tick in ticks]):
+            return False
+        observer = self.hub.observer
+        if observer is not None and ticks:
+            observer.sent(ticks)
+        return True
 
     async def until_stalled(self) -> None:
         """Lets the hub deliver the ticks from the next one on; returns when one could not be
@@ -98,7 +116,7 @@ class Subscription:
     def deliver(self) -> None:
         """The hub's delivery of one tick, called from the slot's timer."""
         try:
-            sent = self.sink.offer(self.payloads())
+            sent = self.send()
         except Exception:  # the stream's own task meets it again and ends the stream
             log.debug("price tick not delivered", exc_info=True)
             sent = False
@@ -118,9 +136,10 @@ class Subscription:
 
 class PriceHub:
     def __init__(self, *, encoder: Encoder = lambda quote: quote, max_streams: int = 10_000,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, observer: StreamObserver | None = None) -> None:
         self.encoder = encoder
         self.max_streams = max_streams
+        self.observer = observer
         self.slots: TimeSlots[Subscription] = TimeSlots(clock or MonotonicClock(),
                                                         Subscription.deliver)
         self.latest: dict[str, Tick] = {}
@@ -142,7 +161,8 @@ class PriceHub:
             if held is not None and (quote.updated_at <= held.quote.updated_at
                                      or quote == held.quote):
                 continue
-            self.latest[quote.symbol] = Tick(quote, self.encoder(quote))
+            self.latest[quote.symbol] = Tick(quote, self.encoder(quote),
+                                             quote.updated_at.timestamp())
             taken.append(quote)
         return taken
 
@@ -156,8 +176,12 @@ class PriceHub:
                                     f"{self.max_streams} at once; retry later")
         subscription = Subscription(self, symbols, interval_seconds, sink)
         self.subscriptions.add(subscription)
+        if self.observer is not None:
+            self.observer.opened()
         try:
             yield subscription
         finally:
             self.subscriptions.discard(subscription)
             self.slots.discard(subscription)
+            if self.observer is not None:
+                self.observer.closed()

@@ -60,7 +60,7 @@ async def run_stream(hub: PriceHub, plan: StreamPlan, sink: Sink, *,
         while True:
             try:
                 async with asyncio.timeout(stuck_seconds):
-                    while not sink.offer(subscription.payloads()):
+                    while not subscription.send():
                         await sink.writable()
             except TimeoutError:
                 raise ResourceExhausted(f"the client read nothing for {stuck_seconds:g}s: "

@@ -1,0 +1,1 @@
+"""What a running service tells its operator: Prometheus metrics, logs, traces."""

@@ -115,7 +115,7 @@ async def coin_response_bytes(database_url: str) -> bytes:
 
     async with connect.database(Settings(database_url=database_url)):
         btc = await Coin.get(symbol="BTC")
-        return bytes(convert.to_coin_response(CoinRecord.from_model(btc)))
+        return convert.to_coin_response(CoinRecord.from_model(btc)).SerializeToString()
 
 
 def measure(server: str, workers: int, port: int, labels: list[str], frames: dict[str, Path],

@@ -10,6 +10,11 @@ conversions (`db/rows.py`) instead of instantiating models and building `bulk_up
 statement, which blocked the loop 30-70 ms a step. Conversions and statements go in batches of
 coins, so no piece holds the loop more than a few milliseconds. The stored `updated_at` is the
 published quotes' timestamp.
+
+After the commit the process's catalog snapshots are built from the rows just written
+(`catalog.prices_written`), not read back: with the table's version read in the transaction
+before and after the update, a snapshot that was the table before the write is exactly the
+table after it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from ...db.rows import (
     select,
     table,
 )
-from ..catalog import announce_in, coins_changed
+from ..catalog import announce_in, prices_written, table_version
 from ..coingecko import CoinData
 from .hub import Quote
 
@@ -62,6 +67,7 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
     result = WriteResult()
     now = datetime.now(timezone.utc)
     stamp = _python_value("updated_at", now)
+    changes: dict[int, dict[str, Any]] = {}
     async with in_transaction() as connection:
         held = await _lock_current(connection, list(rows))
         updates: list[HeldCoin] = []
@@ -82,15 +88,18 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
             result.updated.append(Quote(symbol, coin["current_price_usd"],
                                         coin["price_change_24h_percent"], now))
         if updates:
+            before = await table_version(connection)
             await _update(connection, updates, sorted(changed_fields))
-        if result.updated:
+            after = await table_version(connection)
             await announce_in(connection)
-    if result.updated:
-        coins_changed()
+            changes = {coin["id"]: {name: coin[name] for name in _WRITTEN} for coin in updates}
+    if changes:
+        prices_written(changes, before, after)
     return result
 
 
 _HELD = ("id", "symbol", *PRICE_FIELDS)
+_WRITTEN = (*PRICE_FIELDS, "updated_at")
 
 
 async def _lock_current(connection: Any, symbols: list[str]) -> dict[str, HeldCoin]:

@@ -11,6 +11,8 @@ from tortoise import connections
 
 from crypto_service import convert
 from crypto_service.db.models import Coin
+from crypto_service.db.rows import encode, placeholders
+from crypto_service.domain import catalog as catalog_module
 from crypto_service.domain import coins, market
 from crypto_service.domain.catalog import NOTIFY_CHANNEL, Catalog, CoinRecord
 from crypto_service.domain.coingecko import load_snapshot, upsert_coins
@@ -151,3 +153,84 @@ async def test_seeding_notifies_every_relay_on_postgresql(db):
         await asyncio.wait_for(notified.wait(), 30)
     finally:
         await listener.close()
+
+
+async def _write_elsewhere(symbol: str, name: str) -> None:
+    """A coin write by another process: no signal, no patch here; its `updated_at` is its own
+    clock's, earlier than any write this process makes after it."""
+    connection = connections.get("default")
+    marks = placeholders(connection, 3)
+    await connection.execute_query(
+        f"UPDATE coin SET name = {marks[0]}, updated_at = {marks[1]} WHERE symbol = {marks[2]}",
+        [name, encode(Coin, "updated_at", datetime.now(timezone.utc)), symbol])
+
+
+async def test_a_local_price_write_does_not_hide_a_write_from_elsewhere(
+        app, stub, three_coins):  # noqa: F811
+    """The snapshot after a price write is built from the written rows, not read back. If
+    another process wrote since the snapshot was loaded, the table's version before the write
+    is not the snapshot's: the price write still shows at once, and the other write arrives
+    with the relay's next refresh, as the documented bound says (a snapshot that claimed the
+    version after the write would keep the other write out until the next change)."""
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin"
+    await _write_elsewhere("BTC", "Bitcoin Core")
+
+    await write_prices({"ETH": {"current_price_usd": Decimal("3412.75")}})
+    eth = (await stub.get_coin(pb.GetCoinRequest(symbol="ETH"))).coin
+    assert eth.current_price_usd == "3412.75"
+
+    await app.service.catalog.refresh()
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin Core"
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="ETH"))).coin.current_price_usd == \
+        "3412.75"
+
+
+async def test_reads_keep_the_current_snapshot_while_the_relay_loads_the_next(
+        app, stub, three_coins, monkeypatch):  # noqa: F811
+    """The relay's reload of another process's write does not hold reads up: they are answered
+    from the current snapshot until the new one is loaded, then from the new one."""
+    await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))
+    await _write_elsewhere("BTC", "Bitcoin Core")
+    loading, release = asyncio.Event(), asyncio.Event()
+    load_records = catalog_module._load_records
+
+    async def held_load():
+        loading.set()
+        await release.wait()
+        return await load_records()
+
+    monkeypatch.setattr(catalog_module, "_load_records", held_load)
+    refresh = asyncio.create_task(app.service.catalog.refresh())
+    await asyncio.wait_for(loading.wait(), 10)
+    during = await asyncio.wait_for(stub.get_coin(pb.GetCoinRequest(symbol="BTC")), 10)
+    assert during.coin.name == "Bitcoin"
+    release.set()
+    await asyncio.wait_for(refresh, 10)
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin Core"
+
+
+async def test_a_local_write_during_the_relays_load_wins_over_that_load(
+        app, stub, three_coins, monkeypatch):  # noqa: F811
+    """A load that began before this process's write may miss it: it is dropped, never
+    installed over the write."""
+    await stub.get_coin(pb.GetCoinRequest(symbol="ETH"))
+    await _write_elsewhere("BTC", "Bitcoin Core")
+    loading, release = asyncio.Event(), asyncio.Event()
+    load_records = catalog_module._load_records
+
+    async def held_load():
+        records = await load_records()  # read before the write below
+        loading.set()
+        await release.wait()
+        return records
+
+    monkeypatch.setattr(catalog_module, "_load_records", held_load)
+    refresh = asyncio.create_task(app.service.catalog.refresh())
+    await asyncio.wait_for(loading.wait(), 10)
+    await write_prices({"ETH": {"current_price_usd": Decimal("3412.75")}})
+    release.set()
+    await asyncio.wait_for(refresh, 10)
+    monkeypatch.setattr(catalog_module, "_load_records", load_records)
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="ETH"))).coin.current_price_usd == \
+        "3412.75"
+    assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).coin.name == "Bitcoin Core"

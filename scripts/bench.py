@@ -130,7 +130,7 @@ def measure(server: str, workers: int, port: int, labels: list[str], frames: dic
     return rows
 
 
-def run(args) -> list[Row]:
+def run(args) -> tuple[list[Row], list[TailRow]]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -139,12 +139,14 @@ def run(args) -> list[Row]:
                "CRYPTO_EVENT_LOOP": event_loop(args.loop)}
         for step in ("migrate", "seed"):
             subprocess.run([str(BIN / "crypto"), step], env=env, check=True, capture_output=True)
-        coin_file = tmp / "coin.bin"
-        coin_file.write_bytes(asyncio.run(coin_response_bytes(database_url)))
         frames = {}
         for index, (label, (_, request)) in enumerate(REQUESTS.items()):
             frames[label] = tmp / f"request{index}.bin"
             frames[label].write_bytes(grpc_frame(request))
+        if args.tail_only:
+            return rows, read_tail(args, env, frames, tmp)
+        coin_file = tmp / "coin.bin"
+        coin_file.write_bytes(asyncio.run(coin_response_bytes(database_url)))
 
         for workers in args.workers:
             port = free_port()
@@ -166,7 +168,67 @@ def run(args) -> list[Row]:
                 rows += measure("crypto", workers, port, list(REQUESTS), frames, args, tmp)
             finally:
                 stop(ours)
+        return rows, read_tail(args, env, frames, tmp)
+
+
+TAIL_RPC = "ListCoins(100)"
+
+
+@dataclass
+class TailRow:
+    workers: int
+    prices: str  # "frozen" (--no-simulate) or "moving" (the simulator writing every second)
+    round: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+
+
+def read_tail(args, env: dict, frames: dict[str, Path], tmp: Path) -> list[TailRow]:
+    """ListCoins(100) with prices frozen and with the simulator writing every second, in
+    alternating runs (the machine's background load drifts; alternating spreads it over
+    both), on the same database, `--tail-rounds` of each per worker count."""
+    rows: list[TailRow] = []
+    for workers in args.workers:
+        for round_ in range(1, args.tail_rounds + 1):
+            for prices in ("frozen", "moving"):
+                port = free_port()
+                simulate = "--no-simulate" if prices == "frozen" else "--simulate"
+                server = start_listening([str(BIN / "crypto"), "serve", "--host", "127.0.0.1",
+                                          "--port", str(port), "--workers", str(workers),
+                                          simulate], port, env, processes=workers)
+                try:
+                    asyncio.run(check_answers(port, [TAIL_RPC]))
+                    rps, latencies, failed = h2load(port, REQUESTS[TAIL_RPC][0],
+                                                    frames[TAIL_RPC], args, tmp / "h2load.log")
+                finally:
+                    stop(server)
+                rows.append(TailRow(workers, prices, round_, rps, statistics.median(latencies),
+                                    percentile(latencies, 0.99), failed))
+                print(f"  tail workers={workers} round {round_} prices {prices:6} {rps:6.0f} "
+                      f"req/s p99 {rows[-1].p99_ms:.1f} ms", flush=True)
     return rows
+
+
+def report_tail(rows: list[TailRow], workers: list[int]) -> list[tuple[str, float, float]]:
+    print(f"\n{TAIL_RPC} with prices frozen and moving (simulator every 1 s), alternating runs")
+    print("\n| workers | prices | runs | req/s (median) | p50 ms (median) | p99 ms (median) | "
+          "p99 each run | failed |\n|---|---|---|---|---|---|---|---|")
+    goals = []
+    for n in workers:
+        p99 = {}
+        for prices in ("frozen", "moving"):
+            mine = [r for r in rows if (r.workers, r.prices) == (n, prices)]
+            p99[prices] = statistics.median(r.p99_ms for r in mine)
+            rps, p50 = (statistics.median(r.rps for r in mine),
+                        statistics.median(r.p50_ms for r in mine))
+            print(f"| {n} | {prices} | {len(mine)} | {rps:.0f} | {p50:.1f} | {p99[prices]:.1f} | "
+                  f"{', '.join(f'{r.p99_ms:.1f}' for r in mine)} | "
+                  f"{sum(r.failed for r in mine)} |")
+        goals.append((f"{TAIL_RPC} p99 prices moving vs frozen, {n} worker(s) (at most)",
+                      p99["moving"] / p99["frozen"], 1.5))
+    return goals
 
 
 def event_loop(choice: str) -> str:
@@ -273,18 +335,25 @@ def main() -> None:
                         help="skip the stream and write benchmarks (Python clients)")
     parser.add_argument("--ledger-count", default="300", help="calls per write measurement")
     parser.add_argument("--stream-levels", default="1000,5000,10000")
+    parser.add_argument("--tail-rounds", type=int, default=3,
+                        help="alternating frozen/moving runs of the read-tail measurement")
+    parser.add_argument("--tail-only", action="store_true",
+                        help="only the read tail with prices frozen and moving")
     args = parser.parse_args()
     args.workers = [int(n) for n in args.workers.split(",")]
     if shutil.which("h2load") is None:
         raise SystemExit("h2load is required: apt-get install -y nghttp2-client "
                          "(Debian/Ubuntu), brew install nghttp2 (macOS)")
     print(f"event loop (both servers): {event_loop(args.loop)}")
-    rows = run(args)
-    goals = report(rows, args.workers)
+    rows, tail = run(args)
+    goals = [] if args.tail_only else report(rows, args.workers)
+    tail_goals = report_tail(tail, args.workers)
+    print_goals(tail_goals)
+    goals += tail_goals
     args.out.mkdir(parents=True, exist_ok=True)
     streams: list[dict] = []
     ledger: list[dict] = []
-    if not args.reads_only:
+    if not (args.reads_only or args.tail_only):
         print("\n== StreamPrices subscribers (scripts/bench_streams.py)")
         streams = run_script("bench_streams.py", args.out / "streams.json",
                              "--levels", args.stream_levels)
@@ -297,7 +366,8 @@ def main() -> None:
     (args.out / "bench.json").write_text(json.dumps(
         {"settings": {"seconds": args.seconds, "connections": args.connections,
                       "workers": args.workers, "event_loop": event_loop(args.loop)},
-         "rows": [asdict(r) for r in rows], "streams": streams, "ledger": ledger,
+         "rows": [asdict(r) for r in rows], "read_tail": [asdict(r) for r in tail],
+         "streams": streams, "ledger": ledger,
          "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
     print(f"saved: {args.out / 'bench.json'}")
     chart(rows, ledger, args.out / "bench.png")

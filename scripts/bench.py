@@ -172,6 +172,8 @@ def run(args) -> tuple[list[Row], list[TailRow]]:
 
 
 TAIL_RPC = "ListCoins(100)"
+# "A few milliseconds": what a call landing during the once-a-second price work may wait.
+STALL_GOAL_MS = 5
 
 
 @dataclass
@@ -347,10 +349,15 @@ def main() -> None:
     print(f"event loop (both servers): {event_loop(args.loop)}")
     rows, tail = run(args)
     goals = [] if args.tail_only else report(rows, args.workers)
-    tail_goals = report_tail(tail, args.workers)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("\n== Loop time of a price step and the reads after it (scripts/bench_stalls.py)")
+    stalls = run_script("bench_stalls.py", args.out / "stalls.json")
+    tail_goals = report_tail(tail, args.workers) + [
+        (f"longest loop callback of a price step or a read after it, {row['backend']}, ms "
+         f"(at most)", max(row["step_longest_max_ms"], row["reads_longest_max_ms"]),
+         STALL_GOAL_MS) for row in stalls]
     print_goals(tail_goals)
     goals += tail_goals
-    args.out.mkdir(parents=True, exist_ok=True)
     streams: list[dict] = []
     ledger: list[dict] = []
     if not (args.reads_only or args.tail_only):
@@ -367,6 +374,7 @@ def main() -> None:
         {"settings": {"seconds": args.seconds, "connections": args.connections,
                       "workers": args.workers, "event_loop": event_loop(args.loop)},
          "rows": [asdict(r) for r in rows], "read_tail": [asdict(r) for r in tail],
+         "stalls": stalls,
          "streams": streams, "ledger": ledger,
          "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
     print(f"saved: {args.out / 'bench.json'}")

@@ -1,17 +1,22 @@
-"""The benchmark harness: reads against a bare grpclib + betterproto2 baseline, then streams
-and writes, in one run.
+"""The benchmark harness: reads against a bare grpclib + betterproto2 baseline, the read tail
+while prices move, then streams and writes, in one run.
 
 Reads: for each process count it starts the baseline (`bench_baseline.py`: GetCoin answered
 with one prebuilt coin, no database) and `crypto serve --workers N --no-simulate` on a freshly
 seeded SQLite database, and drives each with h2load (a separate C process) sending pre-encoded
-gRPC frames. Streams and writes: `bench_streams.py` (StreamPrices subscribers from separate
-load processes, GetCoin p99 against idle) and `bench_ledger.py` (Deposit and Transfer with 1
-and 50 callers on SQLite and PostgreSQL, per worker count) run as child processes. It prints
-every table with its ratios, checks the goals of issue 6, and saves `bench.json` and a PNG
-chart (matplotlib) in --out.
+gRPC frames. Read tail: ListCoins(100) the same way with prices frozen (`--no-simulate`) and
+moving (the simulator writing every second), in alternating runs, and `bench_stalls.py` (the
+longest event-loop callback of a price step and of the reads after it). Streams and writes:
+`bench_streams.py` (StreamPrices subscribers from separate load processes, GetCoin p99 against
+idle), `bench_ledger.py` (Deposit and Transfer with 1 and 50 callers on SQLite and PostgreSQL,
+per worker count) and `bench_writes.py` (Transfer, hot pair and spread over 1,000 users,
+against pgbench's TPC-B-like transaction on the same PostgreSQL) run as child processes. It
+prints every table with its ratios and goals, and saves `bench.json` and a PNG chart
+(matplotlib) in --out.
 
     make bench                       # = .venv/bin/python scripts/bench.py
     .venv/bin/python scripts/bench.py --seconds 5 --workers 1,2 --reads-only
+    .venv/bin/python scripts/bench.py --tail-only --workers 1 --tail-rounds 3
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -29,7 +33,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench_processes import free_port, start_listening, stop
+from bench_processes import (free_port, grpc_frame, percentile, print_goals, run_h2load,
+                             start_listening, stop)
 from grpclib.client import Channel
 
 from crypto_service.generated import crypto as pb
@@ -62,30 +67,9 @@ class Row:
     failed: int
 
 
-def grpc_frame(message) -> bytes:
-    body = bytes(message)
-    return b"\x00" + len(body).to_bytes(4, "big") + body
-
-
 def h2load(port: int, method: str, data: Path, args, log: Path) -> tuple[float, list[float], int]:
-    """Requests/s, per-request latencies (ms) and failures of one h2load run."""
-    log.unlink(missing_ok=True)  # h2load appends to its log file
-    result = subprocess.run(
-        ["h2load", "-c", str(args.connections), "-m", "1", "-t", "1", "-D", str(args.seconds),
-         "--warm-up-time", "1", "-d", str(data), "-H", "content-type: application/grpc",
-         "-H", "te: trailers", "--log-file", str(log), f"http://127.0.0.1:{port}{SERVICE}{method}"],
-        capture_output=True, text=True, check=True)
-    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", result.stdout).group(1))
-    if not rps:
-        raise SystemExit(f"h2load completed no {method} call:\n{result.stdout}")
-    counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", result.stdout)
-    latencies = [int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines()]
-    return rps, latencies, int(counts.group(2)) + int(counts.group(3))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+    return run_h2load(f"http://127.0.0.1:{port}{SERVICE}{method}", data, args.connections,
+                      args.seconds, log)
 
 
 async def check_answers(port: int, labels: list[str]) -> None:
@@ -295,13 +279,6 @@ def stream_and_write_goals(streams: list[dict], ledger: list[dict]) -> list[tupl
     return goals
 
 
-def print_goals(goals: list[tuple]) -> None:
-    print("\n| goal | measured | target | reached |\n|---|---|---|---|")
-    for name, value, target in goals:
-        reached = value <= target if "(at most)" in name else value >= target
-        print(f"| {name} | {value:.2f} | {target} | {'yes' if reached else 'NO'} |")
-
-
 def chart(rows: list[Row], writes: list[dict], path: Path) -> None:
     try:
         import matplotlib
@@ -339,6 +316,10 @@ def main() -> None:
     parser.add_argument("--stream-levels", default="1000,5000,10000")
     parser.add_argument("--tail-rounds", type=int, default=3,
                         help="alternating frozen/moving runs of the read-tail measurement")
+    parser.add_argument("--write-seconds", type=int, default=5,
+                        help="measured seconds per run of the Transfer/pgbench comparison")
+    parser.add_argument("--write-rounds", type=int, default=2,
+                        help="alternating rounds of the Transfer/pgbench comparison")
     parser.add_argument("--tail-only", action="store_true",
                         help="only the read tail with prices frozen and moving")
     args = parser.parse_args()
@@ -360,6 +341,7 @@ def main() -> None:
     goals += tail_goals
     streams: list[dict] = []
     ledger: list[dict] = []
+    writes: dict = {"rows": [], "goals": []}
     if not (args.reads_only or args.tail_only):
         print("\n== StreamPrices subscribers (scripts/bench_streams.py)")
         streams = run_script("bench_streams.py", args.out / "streams.json",
@@ -370,11 +352,16 @@ def main() -> None:
         more = stream_and_write_goals(streams, ledger)
         print_goals(more)
         goals += more
+        print("\n== Transfers against pgbench on the same PostgreSQL (scripts/bench_writes.py)")
+        writes = run_script("bench_writes.py", args.out / "writes.json",
+                            "--seconds", str(args.write_seconds),
+                            "--rounds", str(args.write_rounds))
+        goals += [(g["goal"], g["measured"], g["target"]) for g in writes["goals"]]
     (args.out / "bench.json").write_text(json.dumps(
         {"settings": {"seconds": args.seconds, "connections": args.connections,
                       "workers": args.workers, "event_loop": event_loop(args.loop)},
          "rows": [asdict(r) for r in rows], "read_tail": [asdict(r) for r in tail],
-         "stalls": stalls,
+         "stalls": stalls, "writes": writes["rows"],
          "streams": streams, "ledger": ledger,
          "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
     print(f"saved: {args.out / 'bench.json'}")

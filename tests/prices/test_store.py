@@ -131,9 +131,14 @@ async def test_the_writer_neither_reloads_nor_republishes_its_own_write(db, monk
     monkeypatch.setattr(hub, "publish", lambda quotes: taken.extend(publish(quotes)))
     await cache.current()  # the snapshot was built from the written rows: no reload
     await relay.refresh()  # and it stands for the table's version after the write
-    assert loads == []
-    # The stored timestamp is the published one, so the reloaded quotes are not newer.
+    # The stored timestamp is the published one, so the relay's quotes are not newer.
     assert taken == []
+    await simulate_step(hub, cache, 1, random.Random(2))  # so the next write builds on it
+    taken.clear()  # what the step published itself
+    await relay.refresh()
+    assert loads == [] and taken == []
+    assert [repr(c) for c in (await cache.current()).coins] == \
+        [repr(c) for c in (await CatalogCache().current()).coins]
 
 
 def counting(load, calls: list):

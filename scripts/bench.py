@@ -68,8 +68,11 @@ class Row:
 
 
 def h2load(port: int, method: str, data: Path, args, log: Path) -> tuple[float, list[float], int]:
-    return run_h2load(f"http://127.0.0.1:{port}{SERVICE}{method}", data, args.connections,
-                      args.seconds, log)
+    rps, latencies, failed = run_h2load(f"http://127.0.0.1:{port}{SERVICE}{method}", data,
+                                        args.connections, args.seconds, log)
+    if not rps:
+        raise SystemExit(f"h2load completed no {method} call")
+    return rps, latencies, failed
 
 
 async def check_answers(port: int, labels: list[str]) -> None:

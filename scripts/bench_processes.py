@@ -61,7 +61,7 @@ def run_h2load(url: str, data: Path, connections: int, seconds: float,
                log: Path) -> tuple[float, list[float], int]:
     """Requests/s, per-request latencies (ms) and failures of one h2load run: `connections`
     connections, one stream each, every request the gRPC frame in `data`, measured for
-    `seconds` after a 1 s warm-up."""
+    `seconds` after a 1 s warm-up. A server that answered nothing gives 0 and no latencies."""
     log.unlink(missing_ok=True)  # h2load appends to its log file
     result = subprocess.run(
         ["h2load", "-c", str(connections), "-m", "1", "-t", "1", "-D", str(seconds),
@@ -69,8 +69,6 @@ def run_h2load(url: str, data: Path, connections: int, seconds: float,
          "-H", "te: trailers", "--log-file", str(log), url],
         capture_output=True, text=True, check=True)
     rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", result.stdout).group(1))
-    if not rps:
-        raise SystemExit(f"h2load completed no call to {url}:\n{result.stdout}")
     counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", result.stdout)
     latencies = [int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines()]
     return rps, latencies, int(counts.group(2)) + int(counts.group(3))

@@ -79,6 +79,18 @@ class Row:
     p50_ms: float
     p99_ms: float
     failed: int
+    answers_after: bool = True  # a Transfer was still answered within 10 s after the load
+
+
+async def answers_transfer(port: int) -> bool:
+    channel = Channel("127.0.0.1", port, codec=RawCodec())
+    try:
+        await UnaryUnaryMethod(channel, TRANSFER, bytes, bytes)(transfer_body(1, 2), timeout=10)
+        return True
+    except Exception:  # a deadline, a lost connection, any error: it did not answer
+        return False
+    finally:
+        channel.close()
 
 
 def transfer_body(sender: int, recipient: int) -> bytes:
@@ -147,47 +159,65 @@ async def committed_transfers(database_url: str) -> int:
 
 
 class Ours:
-    """One backend's `crypto serve`, funded, and the Transfer loads against it."""
+    """One backend's database, funded, and the Transfer loads against a `crypto serve` on it.
+
+    Each run gets a server of its own: a load's end drops its connections with calls in
+    flight, and a server that stops answering Transfers after that (it happens, on SQLite)
+    must not turn the next workload's figures into zeros. Whether the server still answered
+    a Transfer after the load is part of the row (`answers_after`)."""
 
     def __init__(self, backend: str, database_url: str, workers: int, tmp: Path) -> None:
         self.backend, self.database_url, self.tmp = backend, database_url, tmp
-        env = {**os.environ, "CRYPTO_DATABASE_URL": database_url, "CRYPTO_LOG_LEVEL": "WARNING"}
+        self.workers = workers
+        self.env = {**os.environ, "CRYPTO_DATABASE_URL": database_url,
+                    "CRYPTO_LOG_LEVEL": "WARNING"}
         for step in ("migrate", "seed"):
-            subprocess.run([str(BIN / "crypto"), step], env=env, check=True,
+            subprocess.run([str(BIN / "crypto"), step], env=self.env, check=True,
                            capture_output=True)
-        self.port = free_port()
-        self.process = start_listening(
-            [str(BIN / "crypto"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(workers), "--no-simulate"], self.port, env, processes=workers)
-        asyncio.run(fund_users(self.port))
+        port, process = self.start()
+        try:
+            asyncio.run(fund_users(port))
+        finally:
+            stop(process)
         self.hot_frame = tmp / f"{backend}-hot.bin"
         self.hot_frame.write_bytes(grpc_frame(pb.TransferRequest(
             from_user_id=1, to_user_id=2, symbol="BTC", amount=AMOUNT)))
         rng = random.Random(15)
         self.spread = [transfer_body(*rng.sample(range(1, USERS + 1), 2)) for _ in range(5000)]
 
+    def start(self) -> tuple[int, subprocess.Popen]:
+        port = free_port()
+        return port, start_listening(
+            [str(BIN / "crypto"), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(self.workers), "--no-simulate"], port, self.env,
+            processes=self.workers)
+
     def run(self, workload: str, connections: int, seconds: float, round_: int) -> Row:
         before = asyncio.run(committed_transfers(self.database_url))
-        if workload == "hot pair":
-            tps, latencies, failed = run_h2load(f"http://127.0.0.1:{self.port}{TRANSFER}",
-                                                self.hot_frame, connections, seconds,
-                                                self.tmp / "h2load.log")
-        else:
-            bodies = [transfer_body(1, 2)] if workload == "hot pair (py)" else self.spread
-            tps, latencies, failed = asyncio.run(python_load(self.port, bodies, connections,
-                                                             seconds))
+        port, process = self.start()
+        try:
+            if workload == "hot pair":
+                tps, latencies, failed = run_h2load(f"http://127.0.0.1:{port}{TRANSFER}",
+                                                    self.hot_frame, connections, seconds,
+                                                    self.tmp / "h2load.log")
+            else:
+                bodies = [transfer_body(1, 2)] if workload == "hot pair (py)" else self.spread
+                tps, latencies, failed = asyncio.run(python_load(port, bodies, connections,
+                                                                 seconds))
+            answers_after = asyncio.run(answers_transfer(port))
+        finally:
+            stop(process)
         committed = asyncio.run(committed_transfers(self.database_url)) - before
         answered = len(latencies) - failed
         if committed < answered:  # h2load counts a gRPC error as an HTTP success
             raise SystemExit(f"{self.backend} {workload}: {answered} Transfers answered in "
                              f"the window but only {committed} committed in the whole run")
         if not latencies:  # not one call began and ended inside the window
-            return Row(self.backend, workload, connections, round_, 0, math.nan, math.nan, 0)
+            return Row(self.backend, workload, connections, round_, 0, math.nan, math.nan, 0,
+                       answers_after)
         return Row(self.backend, workload, connections, round_, tps,
-                   statistics.median(latencies), percentile(latencies, 0.99), failed)
-
-    def close(self) -> None:
-        stop(self.process)
+                   statistics.median(latencies), percentile(latencies, 0.99), failed,
+                   answers_after)
 
 
 class PgBench:
@@ -284,8 +314,6 @@ def measure(args, tmp: Path) -> list[Row]:
                         rows.append(server.run(workload, connections, args.seconds, round_))
                         print_row(rows[-1])
     finally:
-        for server in servers:
-            server.close()
         if pgbench is not None:
             pgbench.close()
     for server in servers:
@@ -298,7 +326,8 @@ def measure(args, tmp: Path) -> list[Row]:
 def print_row(row: Row) -> None:
     print(f"  {row.backend:8} {row.workload:14} c={row.connections:<2} round {row.round}: "
           f"{row.tps:7.0f}/s p50 {row.p50_ms:6.1f} ms p99 {row.p99_ms:6.1f} ms "
-          f"failed {row.failed}", flush=True)
+          f"failed {row.failed}{'' if row.answers_after else ', NO Transfer answered after'}",
+          flush=True)
 
 
 def medians(rows: list[Row]) -> dict[tuple[str, str, int], dict]:
@@ -308,20 +337,22 @@ def medians(rows: list[Row]) -> dict[tuple[str, str, int], dict]:
     return {key: {"tps": statistics.median(r.tps for r in group),
                   "p50_ms": statistics.median(r.p50_ms for r in group),
                   "p99_ms": statistics.median(r.p99_ms for r in group),
-                  "failed": sum(r.failed for r in group), "runs": len(group)}
+                  "failed": sum(r.failed for r in group), "runs": len(group),
+                  "stuck": sum(not r.answers_after for r in group)}
             for key, group in groups.items()}
 
 
 def report(rows: list[Row]) -> list[tuple[str, float, float]]:
     table = medians(rows)
     print("\n| backend | workload | connections | per s | p50 ms | p99 ms | per s / pgbench "
-          "| p50 / pgbench | failed | runs |\n|---|---|---|---|---|---|---|---|---|---|")
+          "| p50 / pgbench | failed | runs | runs after which no Transfer was answered |"
+          "\n|---|---|---|---|---|---|---|---|---|---|---|")
     for (backend, workload, connections), m in table.items():
         pg = table.get(("postgres", "pgbench TPC-B", connections))
         ratios = (f"{m['tps'] / pg['tps']:.2f} | {m['p50_ms'] / pg['p50_ms']:.2f}"
                   if pg else "- | -")
         print(f"| {backend} | {workload} | {connections} | {m['tps']:.0f} | {m['p50_ms']:.1f} | "
-              f"{m['p99_ms']:.1f} | {ratios} | {m['failed']} | {m['runs']} |")
+              f"{m['p99_ms']:.1f} | {ratios} | {m['failed']} | {m['runs']} | {m['stuck']} |")
     goals = []
     pg50, pg1 = (table.get(("postgres", "pgbench TPC-B", c)) for c in CONNECTIONS)
     if pg50 and pg1:

@@ -62,6 +62,10 @@ class CoinRecord:
         return cls(**{name: getattr(coin, name) for name in cls.__slots__})
 
 
+# Fields by coin id, as a committed write left them.
+Changes = Mapping[int, Mapping[str, Any]]
+
+
 class Catalog:
     """All coins at one moment, with the lookups the RPCs need."""
 
@@ -72,7 +76,7 @@ class Catalog:
         self.by_slug = {c.slug.lower(): c for c in self.coins}
         self.active = [c for c in self.coins if c.is_active]
 
-    def with_changes(self, changes: Mapping[int, Mapping[str, Any]]) -> Catalog:
+    def with_changes(self, changes: Changes) -> Catalog:
         """This catalog with the given fields of the given coins (by id) replaced; every other
         record is kept as it is (the same object)."""
         return Catalog([replace(c, **changes[c.id]) if c.id in changes else c
@@ -80,17 +84,16 @@ class Catalog:
 
 
 Version = tuple[int, datetime | None]
-# Fields by coin id, as a committed write left them.
-Changes = Mapping[int, Mapping[str, Any]]
 
 
 class CatalogCache:
-    """Hands out the current `Catalog` from memory, loading it only after an invalidation."""
+    """Hands out the current `Catalog` from memory: replaced by this process's price writes,
+    loaded by the first read after an invalidation, reloaded by `refresh` when the table moved."""
 
     def __init__(self) -> None:
         self._catalog: Catalog | None = None
         self._version: Version | None = None
-        self._generation = 0  # bumped by every invalidation
+        self._generation = 0  # bumped by every invalidation and price write of this process
         self._lock = asyncio.Lock()
         _caches.add(self)
 

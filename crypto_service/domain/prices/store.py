@@ -35,7 +35,8 @@ from ...db.rows import (
     select,
     table,
 )
-from ..catalog import announce_in, prices_written, table_version
+from ..catalog import (Changes, Version, announce_in, coins_changed, prices_written,
+                       table_version)
 from ..coingecko import CoinData
 from .hub import Quote
 
@@ -65,37 +66,52 @@ async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
     """Updates the given fields of known coins by symbol in one transaction. Symbols the
     database does not know are reported back, not created."""
     result = WriteResult()
+    written: Written | None = None
+    try:
+        async with in_transaction() as connection:
+            written = await _write(connection, rows, result)
+    except BaseException:
+        if written is not None:  # the commit failed or was cancelled, and may have happened
+            coins_changed()
+        raise
+    if written is not None:
+        prices_written(*written)
+    return result
+
+
+# The fields written by coin id, and the table's version before and after the write.
+Written = tuple[Changes, Version, Version]
+
+
+async def _write(connection: Any, rows: dict[str, PriceFields],
+                 result: WriteResult) -> Written | None:
     now = datetime.now(timezone.utc)
     stamp = _python_value("updated_at", now)
-    changes: dict[int, dict[str, Any]] = {}
-    async with in_transaction() as connection:
-        held = await _lock_current(connection, list(rows))
-        updates: list[HeldCoin] = []
-        changed_fields = {"updated_at"}
-        for symbol, fields in rows.items():
-            coin = held.get(symbol)
-            if coin is None:
-                result.unknown.append(symbol)
-                continue
-            changed = {k: v for k, v in fields.items() if coin[k] != v}
-            if not changed:
-                result.unchanged += 1
-                continue
-            # The values as the model would hold them after `update_from_dict`.
-            coin.update({k: _python_value(k, v) for k, v in changed.items()}, updated_at=stamp)
-            updates.append(coin)
-            changed_fields.update(changed)
-            result.updated.append(Quote(symbol, coin["current_price_usd"],
-                                        coin["price_change_24h_percent"], now))
-        if updates:
-            before = await table_version(connection)
-            await _update(connection, updates, sorted(changed_fields))
-            after = await table_version(connection)
-            await announce_in(connection)
-            changes = {coin["id"]: {name: coin[name] for name in _WRITTEN} for coin in updates}
-    if changes:
-        prices_written(changes, before, after)
-    return result
+    held = await _lock_current(connection, list(rows))
+    updates: list[HeldCoin] = []
+    changed_fields = {"updated_at"}
+    for symbol, fields in rows.items():
+        coin = held.get(symbol)
+        if coin is None:
+            result.unknown.append(symbol)
+            continue
+        changed = {k: v for k, v in fields.items() if coin[k] != v}
+        if not changed:
+            result.unchanged += 1
+            continue
+        # The values as the model would hold them after `update_from_dict`.
+        coin.update({k: _python_value(k, v) for k, v in changed.items()}, updated_at=stamp)
+        updates.append(coin)
+        changed_fields.update(changed)
+        result.updated.append(Quote(symbol, coin["current_price_usd"],
+                                    coin["price_change_24h_percent"], now))
+    if not updates:
+        return None
+    before = await table_version(connection)
+    await _update(connection, updates, sorted(changed_fields))
+    after = await table_version(connection)
+    await announce_in(connection)
+    return {coin["id"]: {name: coin[name] for name in _WRITTEN} for coin in updates}, before, after
 
 
 _HELD = ("id", "symbol", *PRICE_FIELDS)

@@ -32,6 +32,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench_processes import (free_port, grpc_frame, percentile, print_goals, run_h2load,
                              start_listening, stop)
@@ -260,9 +261,9 @@ def report(rows: list[Row], workers: list[int]) -> list[tuple[str, float, float]
     return goals
 
 
-def run_script(script: str, out: Path, *args: str) -> list[dict]:
-    """One of the Python-client benchmarks (streams, writes) as a child process; its table goes
-    to this output and its rows come back through its --json file."""
+def run_script(script: str, out: Path, *args: str) -> Any:
+    """One of the child benchmarks (streams, ledger, stalls, writes) as a child process; its
+    table goes to this output and its rows come back through its --json file."""
     subprocess.run([sys.executable, str(HERE / script), "--json", str(out), *args], check=True)
     return json.loads(out.read_text())
 

@@ -318,7 +318,7 @@ def main() -> None:
                         help="skip the stream and write benchmarks (Python clients)")
     parser.add_argument("--ledger-count", default="300", help="calls per write measurement")
     parser.add_argument("--stream-levels", default="1000,5000,10000")
-    parser.add_argument("--tail-rounds", type=int, default=3,
+    parser.add_argument("--tail-rounds", type=int, default=5,
                         help="alternating frozen/moving runs of the read-tail measurement")
     parser.add_argument("--write-seconds", type=int, default=5,
                         help="measured seconds per run of the Transfer/pgbench comparison")

@@ -382,7 +382,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         rows = measure(args, Path(name))
     goals = report(rows)
-    print_goals(goals)
+    if goals:
+        print_goals(goals)
+    else:
+        print("\nno goals judged: they need pgbench's figures on PostgreSQL")
     if args.json:
         args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], "goals": [
             {"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))

@@ -74,7 +74,7 @@ _TrendingCoinsResponse = google_class(pb.TrendingCoinsResponse)
 
 
 def to_coin_message(coin: CoinRecord) -> Message:
-    return _Coin(
+    message = _Coin(
         id=coin.id,
         symbol=coin.symbol,
         name=coin.name,
@@ -93,9 +93,12 @@ def to_coin_message(coin: CoinRecord) -> Message:
         is_active=coin.is_active,
         is_tradeable=coin.is_tradeable,
         is_price_up_24h=coin.is_price_up_24h,
-        created_at=coin.created_at,
-        updated_at=coin.updated_at,
     )
+    # FromDatetime, as `encode_price_update` does, rather than relying on the constructor
+    # taking datetimes.
+    message.created_at.FromDatetime(coin.created_at)
+    message.updated_at.FromDatetime(coin.updated_at)
+    return message
 
 
 def to_coin_response(coin: CoinRecord) -> Message:
@@ -116,7 +119,7 @@ def to_coin_page(page: Page[CoinRecord]) -> Message:
 
 
 def to_market_stats_response(stats: MarketStats) -> Message:
-    return _MarketStatsResponse(
+    message = _MarketStatsResponse(
         success=True,
         message=f"{stats.active_coins_count} active coins",
         total_market_cap_usd=format_decimal(stats.total_market_cap_usd),
@@ -125,8 +128,9 @@ def to_market_stats_response(stats: MarketStats) -> Message:
         coins_up_24h=stats.coins_up_24h,
         coins_down_24h=stats.coins_down_24h,
         average_change_24h=format_decimal(stats.average_change_24h),
-        calculated_at=now(),
     )
+    message.calculated_at.FromDatetime(now())
+    return message
 
 
 def to_trending_response(trend: Trend, coins: list[CoinRecord]) -> Message:

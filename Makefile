@@ -36,8 +36,13 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Read throughput against a bare grpclib baseline (needs h2load: apt-get install nghttp2-client).
+# Reads against a bare grpclib baseline, the read tail while prices move, streams, and writes
+# against pgbench. Needs h2load (apt-get install -y nghttp2-client); the pgbench comparison needs
+# pgbench (apt-get install -y postgresql-client) and PostgreSQL on 127.0.0.1:5432, and is
+# skipped, saying so, without them.
 bench: setup
+	@command -v pgbench >/dev/null || echo "pgbench not found: the Transfer/pgbench comparison \
+	runs without pgbench (apt-get install -y postgresql-client to add it)"
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 

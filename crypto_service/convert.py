@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from google.protobuf.message import Message
+
 from .db.models import TransactionKind
 from .domain.catalog import CoinRecord
 from .domain.coins import CoinSort
@@ -60,8 +62,19 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def to_coin_message(coin: CoinRecord) -> pb.Coin:
-    return pb.Coin(
+# The catalog reads' responses are Google protobuf (upb) messages of the same descriptors:
+# byte for byte what betterproto2 encodes (tested), for a tenth of the cost. A 100-coin page
+# took 13 ms to build and encode in betterproto2, which the event loop could not do for anything
+# else whenever prices moved; through upb it takes about 1.5 ms.
+_Coin = google_class(pb.Coin)
+_CoinResponse = google_class(pb.CoinResponse)
+_ListCoinsResponse = google_class(pb.ListCoinsResponse)
+_MarketStatsResponse = google_class(pb.MarketStatsResponse)
+_TrendingCoinsResponse = google_class(pb.TrendingCoinsResponse)
+
+
+def to_coin_message(coin: CoinRecord) -> Message:
+    message = _Coin(
         id=coin.id,
         symbol=coin.symbol,
         name=coin.name,
@@ -80,18 +93,21 @@ def to_coin_message(coin: CoinRecord) -> pb.Coin:
         is_active=coin.is_active,
         is_tradeable=coin.is_tradeable,
         is_price_up_24h=coin.is_price_up_24h,
-        created_at=coin.created_at,
-        updated_at=coin.updated_at,
     )
+    # FromDatetime, as `encode_price_update` does, rather than relying on the constructor
+    # taking datetimes.
+    message.created_at.FromDatetime(coin.created_at)
+    message.updated_at.FromDatetime(coin.updated_at)
+    return message
 
 
-def to_coin_response(coin: CoinRecord) -> pb.CoinResponse:
-    return pb.CoinResponse(success=True, message=f"found {coin.symbol}",
-                           coin=to_coin_message(coin))
+def to_coin_response(coin: CoinRecord) -> Message:
+    return _CoinResponse(success=True, message=f"found {coin.symbol}",
+                         coin=to_coin_message(coin))
 
 
-def to_coin_page(page: Page[CoinRecord]) -> pb.ListCoinsResponse:
-    return pb.ListCoinsResponse(
+def to_coin_page(page: Page[CoinRecord]) -> Message:
+    return _ListCoinsResponse(
         success=True,
         message=f"{len(page.items)} of {page.total_count} coins",
         coins=[to_coin_message(c) for c in page.items],
@@ -102,8 +118,8 @@ def to_coin_page(page: Page[CoinRecord]) -> pb.ListCoinsResponse:
     )
 
 
-def to_market_stats_response(stats: MarketStats) -> pb.MarketStatsResponse:
-    return pb.MarketStatsResponse(
+def to_market_stats_response(stats: MarketStats) -> Message:
+    message = _MarketStatsResponse(
         success=True,
         message=f"{stats.active_coins_count} active coins",
         total_market_cap_usd=format_decimal(stats.total_market_cap_usd),
@@ -112,12 +128,13 @@ def to_market_stats_response(stats: MarketStats) -> pb.MarketStatsResponse:
         coins_up_24h=stats.coins_up_24h,
         coins_down_24h=stats.coins_down_24h,
         average_change_24h=format_decimal(stats.average_change_24h),
-        calculated_at=now(),
     )
+    message.calculated_at.FromDatetime(now())
+    return message
 
 
-def to_trending_response(trend: Trend, coins: list[CoinRecord]) -> pb.TrendingCoinsResponse:
-    return pb.TrendingCoinsResponse(
+def to_trending_response(trend: Trend, coins: list[CoinRecord]) -> Message:
+    return _TrendingCoinsResponse(
         success=True,
         message=f"{len(coins)} coins",
         type=TRENDING_TYPES[trend],

@@ -1,19 +1,24 @@
-"""The benchmark harness: reads against a bare grpclib + betterproto2 baseline, then streams
-and writes, in one run.
+"""The benchmark harness: reads against a bare grpclib + betterproto2 baseline, the read tail
+while prices move, then streams and writes, in one run.
 
 Reads: for each process count it starts the baseline (`bench_baseline.py`: GetCoin answered
 with one prebuilt coin, no database) and `crypto serve --workers N --no-simulate` on a freshly
 seeded SQLite database, and drives each with h2load (a separate C process) sending pre-encoded
 gRPC frames, then GetCoin again without and with `--metrics-port` in alternating rounds (the
-cost of the metrics). Streams and writes: `bench_streams.py` (StreamPrices subscribers from separate
-load processes, GetCoin p99 against idle) and `bench_ledger.py` (Deposit and Transfer with 1
-and 50 callers on SQLite and PostgreSQL, per worker count) run as child processes. It prints
-every table with its ratios, checks its goals, and saves `bench.json` and a PNG
-chart (matplotlib) in --out.
+cost of the metrics). Read tail: ListCoins(100) the same way with prices frozen
+(`--no-simulate`) and moving (the simulator writing every second), in alternating runs, and
+`bench_stalls.py` (the longest event-loop callback of a price step and of the reads after it).
+Streams and writes: `bench_streams.py` (StreamPrices subscribers from separate load processes,
+GetCoin p99 against idle), `bench_ledger.py` (Deposit and Transfer with 1 and 50 callers on
+SQLite and PostgreSQL, per worker count) and `bench_writes.py` (Transfer, hot pair and spread
+over 1,000 users, against pgbench's TPC-B-like transaction on the same PostgreSQL) run as
+child processes. It prints every table with its ratios and goals, and saves `bench.json` and a
+PNG chart (matplotlib) in --out.
 
     make bench                       # = .venv/bin/python scripts/bench.py
     .venv/bin/python scripts/bench.py --seconds 5 --workers 1,2 --reads-only
     .venv/bin/python scripts/bench.py --metrics-overhead-only --metrics-rounds 5
+    .venv/bin/python scripts/bench.py --tail-only --workers 1 --tail-rounds 3
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -30,8 +34,10 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from bench_processes import free_port, start_listening, stop
+from bench_processes import (free_port, grpc_frame, percentile, print_goals, run_h2load,
+                             start_listening, stop)
 from grpclib.client import Channel
 
 from crypto_service.generated import crypto as pb
@@ -65,30 +71,12 @@ class Row:
     cpu_us: float = 0.0  # server CPU per call (metrics-overhead rows only)
 
 
-def grpc_frame(message) -> bytes:
-    body = bytes(message)
-    return b"\x00" + len(body).to_bytes(4, "big") + body
-
-
 def h2load(port: int, method: str, data: Path, args, log: Path) -> tuple[float, list[float], int]:
-    """Requests/s, per-request latencies (ms) and failures of one h2load run."""
-    log.unlink(missing_ok=True)  # h2load appends to its log file
-    result = subprocess.run(
-        ["h2load", "-c", str(args.connections), "-m", "1", "-t", "1", "-D", str(args.seconds),
-         "--warm-up-time", "1", "-d", str(data), "-H", "content-type: application/grpc",
-         "-H", "te: trailers", "--log-file", str(log), f"http://127.0.0.1:{port}{SERVICE}{method}"],
-        capture_output=True, text=True, check=True)
-    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", result.stdout).group(1))
+    rps, latencies, failed = run_h2load(f"http://127.0.0.1:{port}{SERVICE}{method}", data,
+                                        args.connections, args.seconds, log)
     if not rps:
-        raise SystemExit(f"h2load completed no {method} call:\n{result.stdout}")
-    counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", result.stdout)
-    latencies = [int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines()]
-    return rps, latencies, int(counts.group(2)) + int(counts.group(3))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+        raise SystemExit(f"h2load completed no {method} call")
+    return rps, latencies, failed
 
 
 async def check_answers(port: int, labels: list[str]) -> None:
@@ -118,7 +106,7 @@ async def coin_response_bytes(database_url: str) -> bytes:
 
     async with connect.database(Settings(database_url=database_url)):
         btc = await Coin.get(symbol="BTC")
-        return bytes(convert.to_coin_response(CoinRecord.from_model(btc)))
+        return convert.to_coin_response(CoinRecord.from_model(btc)).SerializeToString()
 
 
 def measure(server: str, workers: int, port: int, labels: list[str], frames: dict[str, Path],
@@ -223,13 +211,16 @@ def prepare(tmp: Path, args) -> tuple[dict, Path, dict[str, Path]]:
     return env, coin_file, frames
 
 
-def run(args) -> tuple[list[Row], list[Row]]:
+def run(args) -> tuple[list[Row], list[TailRow], list[Row]]:
+    """The read rows, the read-tail rows and the metrics-overhead rows."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         env, coin_file, frames = prepare(tmp, args)
         if args.metrics_overhead_only:
-            return rows, metrics_overhead(args, env, frames, tmp)
+            return rows, [], metrics_overhead(args, env, frames, tmp)
+        if args.tail_only:
+            return rows, read_tail(args, env, frames, tmp), []
         for workers in args.workers:
             port = free_port()
             baseline = start_listening([sys.executable, str(HERE / "bench_baseline.py"),
@@ -249,7 +240,69 @@ def run(args) -> tuple[list[Row], list[Row]]:
             finally:
                 stop(ours)
         overhead = metrics_overhead(args, env, frames, tmp) if args.metrics_rounds else []
-    return rows, overhead
+        return rows, read_tail(args, env, frames, tmp), overhead
+
+
+TAIL_RPC = "ListCoins(100)"
+# "A few milliseconds": what a call landing during the once-a-second price work may wait.
+STALL_GOAL_MS = 5
+
+
+@dataclass
+class TailRow:
+    workers: int
+    prices: str  # "frozen" (--no-simulate) or "moving" (the simulator writing every second)
+    round: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+
+
+def read_tail(args, env: dict, frames: dict[str, Path], tmp: Path) -> list[TailRow]:
+    """ListCoins(100) with prices frozen and with the simulator writing every second, in
+    alternating runs (the machine's background load drifts; alternating spreads it over
+    both), on the same database, `--tail-rounds` of each per worker count."""
+    rows: list[TailRow] = []
+    for workers in args.workers:
+        for round_ in range(1, args.tail_rounds + 1):
+            for prices in ("frozen", "moving"):
+                port = free_port()
+                simulate = "--no-simulate" if prices == "frozen" else "--simulate"
+                server = start_listening([str(BIN / "crypto"), "serve", "--host", "127.0.0.1",
+                                          "--port", str(port), "--workers", str(workers),
+                                          simulate], port, env, processes=workers)
+                try:
+                    asyncio.run(check_answers(port, [TAIL_RPC]))
+                    rps, latencies, failed = h2load(port, REQUESTS[TAIL_RPC][0],
+                                                    frames[TAIL_RPC], args, tmp / "h2load.log")
+                finally:
+                    stop(server)
+                rows.append(TailRow(workers, prices, round_, rps, statistics.median(latencies),
+                                    percentile(latencies, 0.99), failed))
+                print(f"  tail workers={workers} round {round_} prices {prices:6} {rps:6.0f} "
+                      f"req/s p99 {rows[-1].p99_ms:.1f} ms", flush=True)
+    return rows
+
+
+def report_tail(rows: list[TailRow], workers: list[int]) -> list[tuple[str, float, float]]:
+    print(f"\n{TAIL_RPC} with prices frozen and moving (simulator every 1 s), alternating runs")
+    print("\n| workers | prices | runs | req/s (median) | p50 ms (median) | p99 ms (median) | "
+          "p99 each run | failed |\n|---|---|---|---|---|---|---|---|")
+    goals = []
+    for n in workers:
+        p99 = {}
+        for prices in ("frozen", "moving"):
+            mine = [r for r in rows if (r.workers, r.prices) == (n, prices)]
+            p99[prices] = statistics.median(r.p99_ms for r in mine)
+            rps, p50 = (statistics.median(r.rps for r in mine),
+                        statistics.median(r.p50_ms for r in mine))
+            print(f"| {n} | {prices} | {len(mine)} | {rps:.0f} | {p50:.1f} | {p99[prices]:.1f} | "
+                  f"{', '.join(f'{r.p99_ms:.1f}' for r in mine)} | "
+                  f"{sum(r.failed for r in mine)} |")
+        goals.append((f"{TAIL_RPC} p99 prices moving vs frozen, {n} worker(s) (at most)",
+                      p99["moving"] / p99["frozen"], 1.5))
+    return goals
 
 
 def event_loop(choice: str) -> str:
@@ -292,9 +345,9 @@ def report(rows: list[Row], workers: list[int]) -> list[tuple[str, float, float]
     return goals
 
 
-def run_script(script: str, out: Path, *args: str) -> list[dict]:
-    """One of the Python-client benchmarks (streams, writes) as a child process; its table goes
-    to this output and its rows come back through its --json file."""
+def run_script(script: str, out: Path, *args: str) -> Any:
+    """One of the child benchmarks (streams, ledger, stalls, writes) as a child process; its
+    table goes to this output and its rows come back through its --json file."""
     subprocess.run([sys.executable, str(HERE / script), "--json", str(out), *args], check=True)
     return json.loads(out.read_text())
 
@@ -312,13 +365,6 @@ def stream_and_write_goals(streams: list[dict], ledger: list[dict]) -> list[tupl
             goals.append((f"Transfer x50 on PostgreSQL, {row['workers']} worker(s): errors "
                           f"other than FAILED_PRECONDITION (at most)", row["errors"], 0))
     return goals
-
-
-def print_goals(goals: list[tuple]) -> None:
-    print("\n| goal | measured | target | reached |\n|---|---|---|---|")
-    for name, value, target in goals:
-        reached = value <= target if "(at most)" in name else value >= target
-        print(f"| {name} | {value:.2f} | {target} | {'yes' if reached else 'NO'} |")
 
 
 def chart(rows: list[Row], writes: list[dict], path: Path) -> None:
@@ -362,25 +408,42 @@ def main() -> None:
                         help="GetCoin calls per server CPU measurement (metrics overhead)")
     parser.add_argument("--metrics-overhead-only", action="store_true",
                         help="measure only the cost of --metrics-port")
+    parser.add_argument("--tail-rounds", type=int, default=5,
+                        help="alternating frozen/moving runs of the read-tail measurement")
+    parser.add_argument("--write-seconds", type=int, default=5,
+                        help="measured seconds per run of the Transfer/pgbench comparison")
+    parser.add_argument("--write-rounds", type=int, default=2,
+                        help="alternating rounds of the Transfer/pgbench comparison")
+    parser.add_argument("--tail-only", action="store_true",
+                        help="only the read tail with prices frozen and moving")
     args = parser.parse_args()
     args.workers = [int(n) for n in args.workers.split(",")]
     if shutil.which("h2load") is None:
         raise SystemExit("h2load is required: apt-get install -y nghttp2-client "
                          "(Debian/Ubuntu), brew install nghttp2 (macOS)")
     print(f"event loop (both servers): {event_loop(args.loop)}")
-    rows, overhead = run(args)
+    rows, tail, overhead = run(args)
     if args.metrics_overhead_only:
         print_goals(report_metrics_overhead(overhead, args.workers))
         return
-    goals = report(rows, args.workers)
+    goals = [] if args.tail_only else report(rows, args.workers)
     if overhead:
         more = report_metrics_overhead(overhead, args.workers)
         print_goals(more)
         goals += more
     args.out.mkdir(parents=True, exist_ok=True)
+    print("\n== Loop time of a price step and the reads after it (scripts/bench_stalls.py)")
+    stalls = run_script("bench_stalls.py", args.out / "stalls.json")
+    tail_goals = report_tail(tail, args.workers) + [
+        (f"longest loop callback of a price step or a read after it, {row['backend']}, ms "
+         f"(at most)", max(row["step_longest_max_ms"], row["reads_longest_max_ms"]),
+         STALL_GOAL_MS) for row in stalls]
+    print_goals(tail_goals)
+    goals += tail_goals
     streams: list[dict] = []
     ledger: list[dict] = []
-    if not args.reads_only:
+    writes: dict = {"rows": [], "goals": []}
+    if not (args.reads_only or args.tail_only):
         print("\n== StreamPrices subscribers (scripts/bench_streams.py)")
         streams = run_script("bench_streams.py", args.out / "streams.json",
                              "--levels", args.stream_levels)
@@ -390,10 +453,16 @@ def main() -> None:
         more = stream_and_write_goals(streams, ledger)
         print_goals(more)
         goals += more
+        print("\n== Transfers against pgbench on the same PostgreSQL (scripts/bench_writes.py)")
+        writes = run_script("bench_writes.py", args.out / "writes.json",
+                            "--seconds", str(args.write_seconds),
+                            "--rounds", str(args.write_rounds))
+        goals += [(g["goal"], g["measured"], g["target"]) for g in writes["goals"]]
     (args.out / "bench.json").write_text(json.dumps(
         {"settings": {"seconds": args.seconds, "connections": args.connections,
                       "workers": args.workers, "event_loop": event_loop(args.loop)},
          "rows": [asdict(r) for r in rows], "metrics_overhead": [asdict(r) for r in overhead],
+         "read_tail": [asdict(r) for r in tail], "stalls": stalls, "writes": writes["rows"],
          "streams": streams, "ledger": ledger,
          "goals": [{"goal": g, "measured": v, "target": t} for g, v, t in goals]}, indent=2))
     print(f"saved: {args.out / 'bench.json'}")

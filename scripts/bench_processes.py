@@ -1,11 +1,14 @@
-"""Process helpers the benchmark scripts share: free ports, servers started and stopped."""
+"""What the benchmark scripts share: free ports, servers started and stopped, h2load runs,
+percentiles and the goals table."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -46,3 +49,40 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def grpc_frame(message) -> bytes:
+    """A request as gRPC sends it: a length-prefixed, uncompressed message."""
+    body = bytes(message)
+    return b"\x00" + len(body).to_bytes(4, "big") + body
+
+
+def run_h2load(url: str, data: Path, connections: int, seconds: float,
+               log: Path) -> tuple[float, list[float], int]:
+    """Requests/s, per-request latencies (ms) and failures of one h2load run: `connections`
+    connections, one stream each, every request the gRPC frame in `data`, measured for
+    `seconds` after a 1 s warm-up. A server that answered nothing gives 0 and no latencies."""
+    log.unlink(missing_ok=True)  # h2load appends to its log file
+    result = subprocess.run(
+        ["h2load", "-c", str(connections), "-m", "1", "-t", "1", "-D", str(seconds),
+         "--warm-up-time", "1", "-d", str(data), "-H", "content-type: application/grpc",
+         "-H", "te: trailers", "--log-file", str(log), url],
+        capture_output=True, text=True, check=True)
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", result.stdout).group(1))
+    counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", result.stdout)
+    latencies = [int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines()]
+    return rps, latencies, int(counts.group(2)) + int(counts.group(3))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+
+
+def print_goals(goals: list[tuple[str, float, float]]) -> None:
+    """Each goal (name, measured, target) met or not: at least the target, or at most it when
+    the name says "(at most)"."""
+    print("\n| goal | measured | target | reached |\n|---|---|---|---|")
+    for name, value, target in goals:
+        reached = value <= target if "(at most)" in name else value >= target
+        print(f"| {name} | {value:.2f} | {target} | {'yes' if reached else 'NO'} |")

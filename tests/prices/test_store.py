@@ -118,7 +118,7 @@ async def test_the_snapshot_after_a_write_is_a_fresh_load(db):
     assert after_write.by_symbol["AONE"].current_price_usd == NEW_FIELDS["current_price_usd"]
 
 
-async def test_the_writers_relay_neither_reloads_nor_republishes_its_own_write(db, monkeypatch):
+async def test_the_writer_neither_reloads_nor_republishes_its_own_write(db, monkeypatch):
     await make_coin("AONE")
     hub, cache = PriceHub(), CatalogCache()
     relay = PriceRelay(hub, cache, listen=None, poll_seconds=1)
@@ -129,11 +129,16 @@ async def test_the_writers_relay_neither_reloads_nor_republishes_its_own_write(d
     monkeypatch.setattr(catalog, "_load_records", counting(catalog._load_records, loads))
     publish = hub.publish
     monkeypatch.setattr(hub, "publish", lambda quotes: taken.extend(publish(quotes)))
-    await cache.current()  # the first read after the write reloads, once
-    await relay.refresh()
-    assert len(loads) == 1
-    # The stored timestamp is the published one, so the reloaded quotes are not newer.
+    await cache.current()  # the snapshot was built from the written rows: no reload
+    await relay.refresh()  # and it stands for the table's version after the write
+    # The stored timestamp is the published one, so the relay's quotes are not newer.
     assert taken == []
+    await simulate_step(hub, cache, 1, random.Random(2))  # so the next write builds on it
+    taken.clear()  # what the step published itself
+    await relay.refresh()
+    assert loads == [] and taken == []
+    assert [repr(c) for c in (await cache.current()).coins] == \
+        [repr(c) for c in (await CatalogCache().current()).coins]
 
 
 def counting(load, calls: list):

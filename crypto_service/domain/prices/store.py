@@ -10,6 +10,11 @@ conversions (`db/rows.py`) instead of instantiating models and building `bulk_up
 statement, which held the loop for a whole write at a time. Conversions and statements go in
 batches of coins, so no piece holds the loop for long. The stored `updated_at` is the
 published quotes' timestamp.
+
+After the commit the process's catalog snapshots are built from the rows just written
+(`catalog.prices_written`), not read back: with the table's version read in the transaction
+before and after the update, a snapshot that was the table before the write is exactly the
+table after it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from ...db import writes
 from ...db.models import Coin
 from ...db.rows import (
     ROWS_PER_BATCH,
@@ -30,7 +36,8 @@ from ...db.rows import (
     select,
     table,
 )
-from ..catalog import announce_in, coins_changed
+from ..catalog import (Changes, Version, announce_in, coins_changed, prices_written,
+                       table_version)
 from ..coingecko import CoinData
 from .hub import Quote
 
@@ -58,39 +65,64 @@ def price_fields(data: CoinData) -> PriceFields:
 
 async def write_prices(rows: dict[str, PriceFields]) -> WriteResult:
     """Updates the given fields of known coins by symbol in one transaction. Symbols the
-    database does not know are reported back, not created."""
+    database does not know are reported back, not created. The transaction runs to completion
+    even when the caller is cancelled (the simulator stopped by a drain), so it never leaves
+    a pooled connection mid-transaction (db/writes.py)."""
+    return await writes.run_to_completion(_write_prices(rows))
+
+
+async def _write_prices(rows: dict[str, PriceFields]) -> WriteResult:
     result = WriteResult()
-    now = datetime.now(timezone.utc)
-    stamp = _python_value("updated_at", now)
-    async with in_transaction() as connection:
-        held = await _lock_current(connection, list(rows))
-        updates: list[HeldCoin] = []
-        changed_fields = {"updated_at"}
-        for symbol, fields in rows.items():
-            coin = held.get(symbol)
-            if coin is None:
-                result.unknown.append(symbol)
-                continue
-            changed = {k: v for k, v in fields.items() if coin[k] != v}
-            if not changed:
-                result.unchanged += 1
-                continue
-            # The values as the model would hold them after `update_from_dict`.
-            coin.update({k: _python_value(k, v) for k, v in changed.items()}, updated_at=stamp)
-            updates.append(coin)
-            changed_fields.update(changed)
-            result.updated.append(Quote(symbol, coin["current_price_usd"],
-                                        coin["price_change_24h_percent"], now))
-        if updates:
-            await _update(connection, updates, sorted(changed_fields))
-        if result.updated:
-            await announce_in(connection)
-    if result.updated:
-        coins_changed()
+    written: Written | None = None
+    try:
+        async with in_transaction() as connection:
+            written = await _write(connection, rows, result)
+    except BaseException:
+        if written is not None:  # the commit failed or was cancelled, and may have happened
+            coins_changed()
+        raise
+    if written is not None:
+        prices_written(*written)
     return result
 
 
+# The fields written by coin id, and the table's version before and after the write.
+Written = tuple[Changes, Version, Version]
+
+
+async def _write(connection: Any, rows: dict[str, PriceFields],
+                 result: WriteResult) -> Written | None:
+    now = datetime.now(timezone.utc)
+    stamp = _python_value("updated_at", now)
+    held = await _lock_current(connection, list(rows))
+    updates: list[HeldCoin] = []
+    changed_fields = {"updated_at"}
+    for symbol, fields in rows.items():
+        coin = held.get(symbol)
+        if coin is None:
+            result.unknown.append(symbol)
+            continue
+        changed = {k: v for k, v in fields.items() if coin[k] != v}
+        if not changed:
+            result.unchanged += 1
+            continue
+        # The values as the model would hold them after `update_from_dict`.
+        coin.update({k: _python_value(k, v) for k, v in changed.items()}, updated_at=stamp)
+        updates.append(coin)
+        changed_fields.update(changed)
+        result.updated.append(Quote(symbol, coin["current_price_usd"],
+                                    coin["price_change_24h_percent"], now))
+    if not updates:
+        return None
+    before = await table_version(connection)
+    await _update(connection, updates, sorted(changed_fields))
+    after = await table_version(connection)
+    await announce_in(connection)
+    return {coin["id"]: {name: coin[name] for name in _WRITTEN} for coin in updates}, before, after
+
+
 _HELD = ("id", "symbol", *PRICE_FIELDS)
+_WRITTEN = (*PRICE_FIELDS, "updated_at")
 
 
 async def _lock_current(connection: Any, symbols: list[str]) -> dict[str, HeldCoin]:

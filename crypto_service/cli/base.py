@@ -14,9 +14,17 @@ DatabaseOption = Annotated[Optional[str], typer.Option(
 
 
 def load_settings(**overrides):
-    from ..settings import get_settings
+    """The settings with the command's flags, or one error line naming what is out of range."""
+    from pydantic import ValidationError
 
-    return get_settings().with_overrides(**overrides)
+    from ..settings import InvalidSettings, get_settings
+
+    try:
+        return get_settings().with_overrides(**overrides)
+    except InvalidSettings as exc:
+        fail(str(exc))
+    except ValidationError as exc:
+        fail(str(InvalidSettings.from_error(exc)))
 
 
 def fail(message: str) -> None:

@@ -21,9 +21,10 @@ from ..domain.prices.hub import PriceHub
 from ..generated.google_proto_descriptor_pool import default_google_proto_descriptor_pool
 from ..settings import Settings
 from .access_log import install_access_log
-from .codec import StrictCodec, install_message_size_limit
+from .codec import RequestRequired, StrictCodec, install_message_size_limit
 from .gc_tuning import tune_for_serving
 from .guard import CallGuard
+from .http2 import Http2Limits, LimitedServer
 from .prices import PriceStreams, framed_price_update
 from .service import CryptoService
 
@@ -83,9 +84,10 @@ def build_app(settings: Settings) -> App:
     serving = ServiceStatus()
     serving.set(True)
     health = Health({service: [serving]})
-    services = ServerReflection.extend([service, health], pool=_reflection_pool())
+    services = [RequestRequired(each) for each in
+                ServerReflection.extend([service, health], pool=_reflection_pool())]
     codec = StrictCodec(settings.max_message_bytes)
-    server = Server(services, codec=codec)
+    server = LimitedServer(services, codec=codec, limits=Http2Limits.from_settings(settings))
     install_access_log(server)
     feeds = PriceFeeds(hub, catalog, database_url=settings.database_url,
                        poll_seconds=settings.price_poll_seconds,

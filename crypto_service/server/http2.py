@@ -52,6 +52,9 @@ log = logging.getLogger("crypto_service.http2")
 # ends with a GOAWAY). Below it, metadata over the configured limit is refused per stream.
 # It also bounds what one header block can make the process hold.
 HEADER_LIST_HARD_LIMIT = 2 * 1024 * 1024
+# h2 buffers at most 64 CONTINUATION frames of a header block, so at 16 KiB frames a client's
+# 1 MiB of metadata could not even reach the limit check; 64 KiB frames let 4 MiB through.
+MAX_INBOUND_FRAME_SIZE = 64 * 1024
 # gRPC's keepalive enforcement (grpc-go `maxPingStrikes`, `defaultPingTimeout`).
 MAX_PING_STRIKES = 2
 PING_INTERVAL_WITHOUT_CALLS = 2 * 60 * 60.0
@@ -93,8 +96,10 @@ class LimitedH2Connection(H2Connection):
         # acknowledge it, and h2 applies changes only on acknowledgement.
         self.local_settings[SettingCodes.MAX_CONCURRENT_STREAMS] = max_concurrent_streams
         self.local_settings[SettingCodes.MAX_HEADER_LIST_SIZE] = HEADER_LIST_HARD_LIMIT
+        self.local_settings[SettingCodes.MAX_FRAME_SIZE] = MAX_INBOUND_FRAME_SIZE
         self.local_settings.acknowledge()
         self.decoder.max_header_list_size = HEADER_LIST_HARD_LIMIT
+        self.max_inbound_frame_size = MAX_INBOUND_FRAME_SIZE
 
     def _receive_headers_frame(self, frame: HeadersFrame) -> tuple[list[Frame], list[Event]]:
         stream_id = frame.stream_id
@@ -249,7 +254,8 @@ class LimitedProtocol(H2Protocol):
             (":status", "200"), ("content-type", "application/grpc"),
             ("grpc-status", str(status.value)), ("grpc-message", encode_grpc_message(message)),
         ], end_stream=True)
-        if event.stream_ended is None:  # the client may still be sending: stop it
+        stream = self._h2.streams.get(stream_id)
+        if stream is not None and not stream.closed:  # the client may still be sending
             self._h2.reset_stream(stream_id, ErrorCodes.NO_ERROR)
 
     def _count_reset(self) -> None:

@@ -197,3 +197,30 @@ def settings(tmp_path):
     url = f"sqlite://{tmp_path / 'test.db'}"
     aio.run(connect.apply_migrations(Settings(database_url=url)))
     return Settings(database_url=url, max_message_bytes=64 * 1024)
+
+
+async def test_a_thousand_price_streams_and_unary_calls_share_one_grpcio_channel(port):
+    import grpc  # grpcio, installed with grpcio-tools: the C-core client
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stream_prices = channel.unary_stream(
+            "/crypto.CryptoService/StreamPrices", request_serializer=bytes,
+            response_deserializer=pb.PriceUpdate.parse)
+        get_coin = channel.unary_unary(GET_COIN, request_serializer=bytes,
+                                       response_deserializer=pb.CoinResponse.parse)
+        streams = [stream_prices(pb.StreamPricesRequest(symbols=["BTC"], interval_seconds=3600))
+                   for _ in range(1000)]
+        firsts = await asyncio.wait_for(asyncio.gather(*(s.read() for s in streams)), 60)
+        assert {update.symbol for update in firsts} == {"BTC"}
+
+        coin = await get_coin(pb.GetCoinRequest(symbol="BTC"), timeout=10)
+        assert coin.coin.symbol == "BTC"
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await get_coin(pb.GetCoinRequest(symbol="BTC"), timeout=10,
+                           metadata=[("x-big", "a" * 1024 * 1024)])
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "exceeds the limit" in refused.value.details()
+        assert (await get_coin(pb.GetCoinRequest(symbol="BTC"), timeout=10)).success
+        assert not any(s.done() for s in streams)  # every stream still open
+        for s in streams:
+            s.cancel()

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Callable, cast
 
 from grpclib.const import Status
 from grpclib.metadata import encode_grpc_message
 from grpclib.protocol import Connection, EventsProcessor, H2Protocol, _set_nodelay
-from grpclib.server import Server
+from grpclib.server import Handler, Server
 from h2.config import H2Configuration
 from h2.connection import ConnectionInputs, H2Connection, _decode_headers
 from h2.errors import ErrorCodes
@@ -58,6 +60,10 @@ MAX_INBOUND_FRAME_SIZE = 64 * 1024
 # gRPC's keepalive enforcement (grpc-go `maxPingStrikes`, `defaultPingTimeout`).
 MAX_PING_STRIKES = 2
 PING_INTERVAL_WITHOUT_CALLS = 2 * 60 * 60.0
+# After a GOAWAY, what the client still sends is read and dropped for up to this long before
+# the socket closes: closing with unread data makes the kernel send a reset, and the client's
+# kernel then drops the GOAWAY before the client reads it.
+LINGER_SECONDS = 2.0
 # RFC 9113 section 4.3.1: each header field counts its name, its value and 32 bytes.
 HEADER_FIELD_OVERHEAD = 32
 
@@ -128,7 +134,10 @@ class LimitedH2Connection(H2Connection):
 
 
 class _TrackingProcessor(EventsProcessor):
-    """grpclib's event processor, telling the protocol when its last stream is released."""
+    """grpclib's event processor, telling the protocol when its last stream is released, and
+    releasing a stream whose handler was cancelled before it started: grpclib releases in the
+    handler's `finally`, which such a task never runs (a reset read together with its
+    request), so the stream and what it holds stayed until the connection was collected."""
 
     def __init__(self, handler: Any, connection: Connection,
                  on_idle: Callable[[], None]) -> None:
@@ -137,20 +146,31 @@ class _TrackingProcessor(EventsProcessor):
 
     def register(self, stream: Any) -> Callable[[], None]:
         release = super().register(stream)
+        released = False
 
-        def release_and_check() -> None:
-            release()
-            if not self.streams:
-                self._on_idle()
+        def release_once() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                release()
+                if not self.streams:
+                    self._on_idle()
 
-        return release_and_check
+        return release_once
+
+    def process_request_received(self, event: RequestReceived) -> None:
+        stream = self.connection.create_stream(stream_id=event.stream_id)
+        release = self.register(stream)
+        self.handler.accept(stream, event.headers, release)
+        self.handler._tasks[stream].add_done_callback(lambda _: release())
 
 
 class LimitedProtocol(H2Protocol):
     def __init__(self, handler: Any, config: Any, h2_config: H2Configuration,
-                 limits: Http2Limits) -> None:
+                 limits: Http2Limits, on_lost: Callable[[Any], None]) -> None:
         super().__init__(handler, config, h2_config)
         self.limits = limits
+        self._on_lost = on_lost
         self._closed = False
         self._resets = 0
         self._reset_window_ends = 0.0
@@ -160,6 +180,7 @@ class LimitedProtocol(H2Protocol):
         self._idle_since: float | None = None
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._lingering: socket.socket | None = None
 
     def connection_made(self, transport: Any) -> None:
         # grpclib's own connection_made with our h2 connection and timers.
@@ -214,6 +235,11 @@ class LimitedProtocol(H2Protocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._stop_timers()
         super().connection_lost(exc)
+        self._on_lost(self.handler)
+        if self._lingering is not None:
+            # The transport has sent everything it had, the GOAWAY last.
+            asyncio.ensure_future(_linger(self._lingering))
+            self._lingering = None
 
     # What grpclib is not told about, and the policies.
 
@@ -318,6 +344,7 @@ class LimitedProtocol(H2Protocol):
         self._stop_timers()
         if last_bytes and not self._transport.is_closing():
             self._transport.write(last_bytes)
+            self._lingering = _second_descriptor(self._transport)
         self.processor.close(reason)
 
     def _stop_timers(self) -> None:
@@ -327,16 +354,58 @@ class LimitedProtocol(H2Protocol):
         self._handshake_timer = self._idle_timer = None
 
 
+def _second_descriptor(transport: Any) -> socket.socket | None:
+    """The connection's socket on a descriptor of its own, which keeps the TCP connection open
+    when the transport closes its descriptor."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    copy = socket.socket(fileno=os.dup(sock.fileno()))
+    copy.setblocking(False)
+    return copy
+
+
+async def _linger(sock: socket.socket) -> None:
+    """Ends our side (FIN after the GOAWAY), then reads and drops what the client still sends
+    until it closes or LINGER_SECONDS pass, and closes."""
+    loop = asyncio.get_running_loop()
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        async with asyncio.timeout(LINGER_SECONDS):
+            while await loop.sock_recv(sock, 65536):
+                pass
+    except (OSError, TimeoutError):
+        pass
+    finally:
+        sock.close()
+
+
 class LimitedServer(Server):
-    """grpclib's Server, serving every connection with `LimitedProtocol`."""
+    """grpclib's Server, serving every connection with `LimitedProtocol`, and letting go of a
+    closed connection's handler as soon as its calls are over. grpclib keeps it, with its
+    finished tasks, until ten more connections have come: a task cancelled by a reset holds
+    its frames (the request, the stream, h2's state) through its exception, about 10 KB a
+    reset stream, and a rapid-reset client opens a connection after every GOAWAY."""
 
     def __init__(self, handlers: Any, *, limits: Http2Limits, **kwargs: Any) -> None:
         super().__init__(handlers, **kwargs)
         self.limits = limits
+        self._releasing: set[asyncio.Task] = set()
 
     def _protocol_factory(self) -> H2Protocol:
         plain = super()._protocol_factory()
-        return LimitedProtocol(plain.handler, plain.config, plain.h2_config, self.limits)
+        return LimitedProtocol(plain.handler, plain.config, plain.h2_config, self.limits,
+                               on_lost=self._release)
+
+    def _release(self, handler: Any) -> None:
+        async def release() -> None:
+            await handler.wait_closed()
+            handler.__gc_collect__()  # drops its finished tasks
+            self._handlers.discard(handler)
+
+        task = asyncio.ensure_future(release())
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
 
 def _check_libraries() -> None:
@@ -346,8 +415,12 @@ def _check_libraries() -> None:
                "initialize", "EventsProcessor"}
     names = set(H2Protocol.connection_made.__code__.co_names)
     if not rebuilt <= names or not {"feed", "process"} <= set(
-            H2Protocol.data_received.__code__.co_names) or not hasattr(Server,
-                                                                       "_protocol_factory"):
+            H2Protocol.data_received.__code__.co_names) or not all(
+                hasattr(cls, name) for cls, name in [
+                    (Server, "_protocol_factory"), (Handler, "__gc_collect__"),
+                    (Handler, "wait_closed")]) or "_handlers" not in Server.__init__.__code__.co_names \
+            or "_tasks" not in Handler.__init__.__code__.co_names \
+            or "register" not in EventsProcessor.process_request_received.__code__.co_names:
         raise ImportError("grpclib's H2Protocol changed: server/http2.py needs a review")
     if not _refusal_keeps_the_connection():
         raise ImportError("h2's header handling changed: server/http2.py needs a review")

@@ -188,6 +188,19 @@ async def test_malformed_request_headers_reset_only_their_stream(client):
     await assert_serves(client)
 
 
+@pytest.mark.parametrize("path", [GET_COIN, "/grpc.health.v1.Health/Check"])
+async def test_a_body_without_a_whole_message_is_invalid_argument(client, path):
+    no_message = client.start(path, end=True)
+    assert await client.outcome(no_message) == (
+        "3", "malformed request message: no request message")
+    cut_prefix = client.start(path)
+    client.h2.send_data(cut_prefix, b"\0\0\0", end_stream=True)
+    client.flush()
+    assert await client.outcome(cut_prefix) == (
+        "3", "malformed request message: the body ended early")
+    await assert_serves(client)
+
+
 @pytest.fixture
 def settings(tmp_path):
     """SQLite only: these tests are about the connection, not the database."""

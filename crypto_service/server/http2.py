@@ -43,7 +43,7 @@ from h2.connection import ConnectionInputs, H2Connection, _decode_headers
 from h2.errors import ErrorCodes
 from h2.events import (Event, PingReceived, RemoteSettingsChanged, RequestReceived,
                        StreamReset)
-from h2.exceptions import ProtocolError
+from h2.exceptions import ProtocolError, TooManyStreamsError
 from h2.settings import SettingCodes
 from h2.stream import StreamClosedBy
 from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame, RstStreamFrame
@@ -70,14 +70,16 @@ HEADER_FIELD_OVERHEAD = 32
 
 @dataclass(frozen=True)
 class Http2Limits:
-    max_concurrent_streams: int = 10_000
-    max_header_list_bytes: int = 16 * 1024
-    max_resets: int = 1000
-    reset_window_seconds: float = 10.0
-    handshake_timeout_seconds: float = 5.0
-    idle_timeout_seconds: float = 300.0
-    min_ping_interval_seconds: float = 300.0
-    permit_pings_without_calls: bool = False
+    """The limits, from the settings (which hold their defaults and ranges)."""
+
+    max_concurrent_streams: int
+    max_header_list_bytes: int
+    max_resets: int
+    reset_window_seconds: float
+    handshake_timeout_seconds: float
+    idle_timeout_seconds: float
+    min_ping_interval_seconds: float
+    permit_pings_without_calls: bool
 
     @classmethod
     def from_settings(cls, settings: Any) -> Http2Limits:
@@ -109,12 +111,11 @@ class LimitedH2Connection(H2Connection):
 
     def _receive_headers_frame(self, frame: HeadersFrame) -> tuple[list[Frame], list[Event]]:
         stream_id = frame.stream_id
-        if (stream_id not in self.streams and stream_id % 2 == 1
-                and stream_id > self.highest_inbound_stream_id
-                and self.open_inbound_streams >= self.local_settings.max_concurrent_streams):
-            return self._refuse(frame), []
         try:
             return super()._receive_headers_frame(frame)
+        except TooManyStreamsError:
+            # h2 checks the limit first, before it changes any state.
+            return self._refuse(frame), []
         except UnicodeDecodeError:
             # HPACK decoded the block (its state is sound) and the stream is open: only this
             # request is malformed (RFC 9113 section 8.1.1).
@@ -122,6 +123,8 @@ class LimitedH2Connection(H2Connection):
             return [], []
 
     def _refuse(self, frame: HeadersFrame) -> list[Frame]:
+        if frame.stream_id % 2 == 0 or frame.stream_id <= self.highest_inbound_stream_id:
+            raise ProtocolError("invalid stream id for a new stream")
         # The block is decoded all the same: HPACK's table is shared by every stream.
         _decode_headers(self.decoder, frame.data)
         self.state_machine.process_input(ConnectionInputs.RECV_HEADERS)

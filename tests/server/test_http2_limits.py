@@ -3,18 +3,31 @@ answered with a status or a GOAWAY that says why, and the connection or its othe
 live on wherever the protocol allows."""
 
 import asyncio
+import logging
 
+import grpc  # grpcio (installed with grpcio-tools): the C-core client
 import pytest
+from grpclib.client import Channel
 from h2.errors import ErrorCodes
 from h2.events import PingAckReceived
 
+from crypto_service.db import connect
 from crypto_service.generated import crypto as pb
 from crypto_service.server.app import build_app
+from crypto_service.settings import Settings
 from tests.conftest import make_coin
 from tests.server.h2_client import RawClient
 
 GET_COIN = "/crypto.CryptoService/GetCoin"
 BTC = bytes(pb.GetCoinRequest(symbol="BTC"))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """SQLite only: these tests are about the connection, not the database."""
+    url = f"sqlite://{tmp_path / 'test.db'}"
+    asyncio.run(connect.apply_migrations(Settings(database_url=url)))
+    return Settings(database_url=url, max_message_bytes=64 * 1024)
 
 
 @pytest.fixture
@@ -201,20 +214,7 @@ async def test_a_body_without_a_whole_message_is_invalid_argument(client, path):
     await assert_serves(client)
 
 
-@pytest.fixture
-def settings(tmp_path):
-    """SQLite only: these tests are about the connection, not the database."""
-    import asyncio as aio
-    from crypto_service.db import connect
-    from crypto_service.settings import Settings
-    url = f"sqlite://{tmp_path / 'test.db'}"
-    aio.run(connect.apply_migrations(Settings(database_url=url)))
-    return Settings(database_url=url, max_message_bytes=64 * 1024)
-
-
 async def test_a_thousand_price_streams_and_unary_calls_share_one_grpcio_channel(port):
-    import grpc  # grpcio, installed with grpcio-tools: the C-core client
-
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stream_prices = channel.unary_stream(
             "/crypto.CryptoService/StreamPrices", request_serializer=bytes,
@@ -237,3 +237,23 @@ async def test_a_thousand_price_streams_and_unary_calls_share_one_grpcio_channel
         assert not any(s.done() for s in streams)  # every stream still open
         for s in streams:
             s.cancel()
+
+
+@pytest.mark.parametrize("limits", [{"http2_idle_timeout_seconds": 0.2}])
+async def test_clients_carry_on_after_an_idle_close(port, caplog):
+    caplog.set_level(logging.INFO, logger="crypto_service.http2")
+    grpclib_channel = Channel("127.0.0.1", port)
+    stub = pb.CryptoServiceStub(grpclib_channel)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as grpcio_channel:
+        get_coin = grpcio_channel.unary_unary(GET_COIN, request_serializer=bytes,
+                                              response_deserializer=pb.CoinResponse.parse)
+        try:
+            for _ in range(2):  # the second round comes after the idle GOAWAYs
+                assert (await stub.get_coin(pb.GetCoinRequest(symbol="BTC"))).success
+                assert (await get_coin(pb.GetCoinRequest(symbol="BTC"), timeout=10)).success
+                await asyncio.sleep(0.6)
+        finally:
+            grpclib_channel.close()
+    idle_closes = [r for r in caplog.records
+                   if r.name == "crypto_service.http2" and r.getMessage().endswith(": idle")]
+    assert len(idle_closes) >= 2  # both clients' connections were closed in between

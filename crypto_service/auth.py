@@ -10,7 +10,9 @@ from typing import Any
 
 import jwt
 
+from .domain import grammar
 from .domain.errors import Forbidden, Unauthenticated
+from .domain.validate import MAX_USER_ID
 from .settings import AuthMode, Settings
 
 # A peer as asyncio reports it: (host, port) for IPv4, (host, port, flow, scope) for IPv6.
@@ -111,9 +113,13 @@ class Authenticator:
 
 
 def _user_id(subject: Any) -> int:
-    if isinstance(subject, str) and subject.isdigit() and 0 < int(subject) < 2**31:
+    """The token's `sub` in canonical decimal (`grammar.USER_ID`): "1", never "01", "+1",
+    "１" or "²", which Python's int() would read as some user or fail on."""
+    if (isinstance(subject, str) and len(subject) <= len(str(MAX_USER_ID))
+            and grammar.matches(grammar.USER_ID, subject) and int(subject) <= MAX_USER_ID):
         return int(subject)
-    raise Unauthenticated("token subject must be a user id")
+    raise Unauthenticated("token subject (sub) must be a user id in canonical decimal, "
+                          "like \"42\"")
 
 
 def _scopes(scope: Any) -> set[str]:

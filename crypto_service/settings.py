@@ -39,6 +39,22 @@ class Settings(BaseSettings):
     port: int = Field(default=50051, ge=0, le=65535)
     grace_period_seconds: float = Field(default=10.0, ge=0)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # HTTP/2 limits per connection (server/http2.py; docs/API.md states each and its status).
+    # Streams: StreamPrices subscribers are multiplexed, so far more than h2's 100.
+    http2_max_concurrent_streams: int = Field(default=10_000, ge=1, le=2**31 - 1)
+    # Request metadata (the decoded header list) over this: RESOURCE_EXHAUSTED on the stream.
+    http2_max_header_list_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    # Rapid reset (CVE-2023-44487): more client resets than this in the window: GOAWAY.
+    http2_max_resets: int = Field(default=1000, ge=1)
+    http2_reset_window_seconds: float = Field(default=10.0, gt=0)
+    # No client preface (and SETTINGS) within this: closed.
+    http2_handshake_timeout_seconds: float = Field(default=5.0, gt=0)
+    # No stream open for this long: GOAWAY and closed.
+    http2_idle_timeout_seconds: float = Field(default=300.0, gt=0)
+    # gRPC's keepalive enforcement: client pings closer together than this (2 hours when no
+    # stream is open, unless permitted) are strikes; the third strike: GOAWAY too_many_pings.
+    keepalive_min_ping_interval_seconds: float = Field(default=300.0, ge=0)
+    keepalive_permit_without_calls: bool = False
     auto_migrate: bool = True
     # Server processes on the port (`crypto serve --workers`); each has its own loop and pool.
     workers: int = Field(default=1, ge=1, le=64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import decimal
 from decimal import Decimal
 
+from . import grammar
 from .errors import InvalidArgument
 
 # 28 digits (the default) cannot hold 38-digit values: quantizing one raises InvalidOperation.
@@ -38,20 +39,18 @@ def format_decimal(value: Decimal | None) -> str:
 
 
 def parse_amount(text: str, field: str) -> Decimal:
-    """A positive amount with at most 18 fractional digits, or InvalidArgument naming field."""
-    cleaned = text.strip()
-    if not cleaned:
+    """A positive amount in plain notation (`grammar.AMOUNT`) with at most 18 fractional
+    digits, or InvalidArgument naming the field."""
+    if not text:
         raise InvalidArgument(f"{field} is required")
-    if len(cleaned) > MAX_AMOUNT_TEXT:
+    if len(text) > MAX_AMOUNT_TEXT:
         raise InvalidArgument(f"{field} is too long")
-    try:
-        value = Decimal(cleaned)
-    except decimal.InvalidOperation:
-        raise InvalidArgument(f"{field} must be a decimal number, got {cleaned!r}") from None
-    if not value.is_finite():
-        raise InvalidArgument(f"{field} must be a finite number, got {cleaned!r}")
+    if not grammar.matches(grammar.AMOUNT, text):
+        raise InvalidArgument(f"{field} must be ASCII digits with an optional '.' and digits "
+                              f"after it, like 12.5, got {text!r}")
+    value = Decimal(text)
     if value <= 0:
-        raise InvalidArgument(f"{field} must be positive, got {cleaned!r}")
+        raise InvalidArgument(f"{field} must be positive, got {text!r}")
     if value > MAX_AMOUNT:
         raise InvalidArgument(f"{field} must be less than 1e{INTEGER_DIGITS}")
     if value != value.quantize(QUANTUM, rounding=decimal.ROUND_DOWN):

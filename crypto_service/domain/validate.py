@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import grammar
 from .errors import InvalidArgument
 
 MAX_USER_ID = 2**31 - 1
@@ -14,13 +15,13 @@ def user_id(value: int, field: str = "user_id") -> int:
 
 
 def token(value: str, field: str, max_length: int = 128) -> str:
-    """1 to max_length printable characters without whitespace (addresses, keys)."""
+    """1 to max_length visible ASCII characters (`grammar.KEY`: addresses, keys)."""
     if not value:
         raise InvalidArgument(f"{field} is required")
     if len(value) > max_length:
         raise InvalidArgument(f"{field} must be at most {max_length} characters")
-    if not value.isprintable() or any(c.isspace() for c in value):
-        raise InvalidArgument(f"{field} must be printable characters without whitespace")
+    if not grammar.matches(grammar.KEY, value):
+        raise InvalidArgument(f"{field} must be visible ASCII characters without whitespace")
     return value
 
 

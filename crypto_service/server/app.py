@@ -25,9 +25,10 @@ from ..settings import AuthMode, Settings
 from ..telemetry.metrics import Metrics
 from ..telemetry.tracing import CallTracer, check_environment, tracing_from_environment
 from .calls import observe_calls
-from .codec import StrictCodec, install_message_size_limit
+from .codec import RequestRequired, StrictCodec, install_message_size_limit
 from .gc_tuning import tune_for_serving
 from .guard import CallGuard
+from .http2 import Http2Limits, LimitedServer
 from .ledger_outcomes import LedgerOutcomes
 from .ops_http import MetricsPortUnavailable, OpsEndpoint
 from .price_metrics import PriceStreamMetrics
@@ -119,9 +120,10 @@ def build_app(settings: Settings, tracer: CallTracer | None = None) -> App:
     price_feed = ServiceStatus()
     health = Health({service: [serving], PriceFeedHealth(): [serving, price_feed],
                      OVERALL: [serving]})
-    services = ServerReflection.extend([service, health], pool=_reflection_pool())
+    services = [RequestRequired(each) for each in
+                ServerReflection.extend([service, health], pool=_reflection_pool())]
     codec = StrictCodec(settings.max_message_bytes)
-    server = Server(services, codec=codec)
+    server = LimitedServer(services, codec=codec, limits=Http2Limits.from_settings(settings))
     observe_calls(server, services, metrics=metrics, tracer=tracer)
     feeds = PriceFeeds(hub, catalog, settings, reachable=price_feed.set)
     return App(server, services, codec, service, guard, serving, feeds, metrics, tracer)

@@ -195,3 +195,33 @@ async def test_authorization_must_be_a_bearer_token(secured):
     assert await call(stub, "GetWallet", {"authorization": f"Basic {token(1)}"}) == \
         Status.UNAUTHENTICATED
     assert await call(stub, "GetWallet", {"authorization": "Bearer "}) == Status.UNAUTHENTICATED
+
+
+def signed(claims: dict) -> str:
+    return jwt.encode({"exp": 4102444800, "iss": ISSUER, "aud": AUDIENCE, **claims}, SECRET,
+                      algorithm="HS256")
+
+
+# Each is a validly signed token whose `sub` Python's int() or str.isdigit() would take for
+# a user (or crash on: "²"): only canonical ASCII decimal names a user.
+ODD_SUBJECTS = ["²", "01", "１", "١", "+1", " 1", "1 ", "0", "-1", "1_0", "2147483648", ""]
+
+
+@pytest.mark.parametrize("subject", ODD_SUBJECTS)
+async def test_a_subject_not_in_canonical_decimal_is_unauthenticated(secured, subject):
+    stub, _ = secured
+    before = await ledger_state()
+    for rpc in ("GetWallet", "Withdraw"):
+        with pytest.raises(GRPCError) as info:
+            await getattr(stub, snake(rpc))(REQUESTS[rpc],
+                                            metadata=bearer(signed({"sub": subject})))
+        assert info.value.status == Status.UNAUTHENTICATED
+        assert "sub" in info.value.message
+    assert await ledger_state() == before
+
+
+async def test_the_canonical_subject_is_the_user(secured):
+    stub, _ = secured
+    assert await call(stub, "GetWallet", bearer(signed({"sub": "1"}))) == Status.OK
+    assert await call(stub, "GetWallet", bearer(signed({"sub": "2"}))) == \
+        Status.PERMISSION_DENIED

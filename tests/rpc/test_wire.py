@@ -61,3 +61,42 @@ async def test_an_unknown_sort_value_is_invalid_argument(raw_call, db):
         await raw_call("ListCoins", payload)
     assert info.value.status == Status.INVALID_ARGUMENT
     assert "sort_by" in info.value.message
+
+
+@pytest.mark.parametrize("payload", [
+    "090000000000000000",  # field 1 (id, a varint) sent as a 64-bit value
+    "0d00000000",          # ... as a 32-bit value
+    "0a00",                # ... as a length-delimited value
+    "1001",                # field 2 (symbol, a string) sent as a varint
+    "1801",                # field 3 (slug) sent as a varint
+])
+async def test_a_known_field_with_the_wrong_wire_type_is_invalid_argument(raw_call, payload):
+    with pytest.raises(GRPCError) as info:
+        await raw_call("GetCoin", bytes.fromhex(payload))
+    assert info.value.status == Status.INVALID_ARGUMENT
+    assert info.value.message.startswith("malformed request message: ")
+    assert "wrong wire type" in info.value.message
+
+
+async def test_unknown_fields_are_ignored(raw_call, db):
+    await make_coin("BTC", rank=1)
+    payload = bytes(pb.GetCoinRequest(symbol="BTC")) + bytes.fromhex("f80701")  # field 127
+    assert pb.CoinResponse.parse(await raw_call("GetCoin", payload)).coin.symbol == "BTC"
+
+
+@pytest.mark.parametrize("path, cardinality", [
+    ("/grpc.health.v1.Health/Check", Cardinality.UNARY_UNARY),
+    ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Cardinality.STREAM_STREAM),
+    ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+     Cardinality.STREAM_STREAM),
+])
+@pytest.mark.parametrize("payload", ["0801", "0aff", "ffffff"])
+async def test_health_and_reflection_decode_strictly_too(app, path, cardinality, payload):
+    async with ChannelFrom(app.services, codec=app.codec, peer=LOCAL_PEER) as channel:
+        channel._codec = RawCodec()
+        async with channel.request(path, cardinality, bytes, bytes) as stream:
+            await stream.send_message(bytes.fromhex(payload), end=True)
+            with pytest.raises(GRPCError) as info:
+                await stream.recv_message()
+    assert info.value.status == Status.INVALID_ARGUMENT
+    assert "malformed request message" in info.value.message

@@ -18,13 +18,15 @@ from typing import Annotated, Any, ContextManager, NoReturn, Optional, TypeVar
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from ..db.internals import expect
+
 # Typer vendors click; its exception classes are not exported. `BadParameter` is, and it is a
 # `UsageError`, which is a `ClickException`: reach them through it, and check at import.
 UsageError: Any = typer.BadParameter.__mro__[1]
 ClickException: Any = typer.BadParameter.__mro__[2]
-if (UsageError.__name__, ClickException.__name__) != ("UsageError", "ClickException"):
-    raise ImportError(f"typer {typer.__version__}: BadParameter is no longer a "
-                      "UsageError(ClickException); the CLI's error handling needs a look")
+expect((UsageError.__name__, ClickException.__name__) == ("UsageError", "ClickException"),
+       "typer", "BadParameter is no longer a UsageError(ClickException), which the CLI's "
+       "one-line errors catch")
 
 USAGE_EXIT = 2
 

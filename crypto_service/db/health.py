@@ -14,15 +14,16 @@ from tortoise import connections
 from tortoise.backends.base_postgres.client import BasePostgresClient
 from tortoise.backends.sqlite.client import SqliteClient
 
+from .internals import expect
+
 
 def _internals_as_expected() -> bool:
     return ("_pool" in vars(BasePostgresClient)
             and "self._lock = asyncio.Lock()" in inspect.getsource(SqliteClient.__init__))
 
 
-if not _internals_as_expected():
-    raise ImportError("Tortoise's database clients changed (_pool, _lock): db/health.py "
-                      "needs a look")
+expect(_internals_as_expected(), "tortoise-orm",
+       "the database clients' _pool (PostgreSQL) or _lock (SQLite), which db/health.py reads")
 
 PING_TIMEOUT_SECONDS = 2.0
 

@@ -23,6 +23,7 @@ from grpclib.events import RecvRequest, listen
 from grpclib.exceptions import GRPCError
 from grpclib.server import Server
 
+from ..db.internals import expect
 from ..telemetry.metrics import Metrics
 from ..telemetry.tracing import CallTracer
 from . import access_log
@@ -36,9 +37,8 @@ def _has_message_counters() -> bool:
             and "self._messages_sent += 1" in inspect.getsource(stream.send_message))
 
 
-if not _has_message_counters():
-    raise ImportError("grpclib's server Stream no longer counts its messages as 0.4 does "
-                      "(_messages_received, _messages_sent): server/calls.py needs a look")
+expect(_has_message_counters(), "grpclib", "the server Stream no longer counts its messages "
+       "(_messages_received, _messages_sent), which server/calls.py reads")
 
 GRPC_TYPES = {Cardinality.UNARY_UNARY: "unary", Cardinality.UNARY_STREAM: "server_stream",
               Cardinality.STREAM_UNARY: "client_stream",

@@ -48,6 +48,8 @@ from h2.settings import SettingCodes
 from h2.stream import StreamClosedBy
 from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame, RstStreamFrame
 
+from ..db.internals import expect
+
 log = logging.getLogger("crypto_service.http2")
 
 # Past this decoded size HPACK stops decoding (its state is then lost, so the connection
@@ -417,16 +419,17 @@ def _check_libraries() -> None:
                "increment_flow_control_window", "update_settings", "Connection", "flush",
                "initialize", "EventsProcessor"}
     names = set(H2Protocol.connection_made.__code__.co_names)
-    if not rebuilt <= names or not {"feed", "process"} <= set(
-            H2Protocol.data_received.__code__.co_names) or not all(
-                hasattr(cls, name) for cls, name in [
-                    (Server, "_protocol_factory"), (Handler, "__gc_collect__"),
-                    (Handler, "wait_closed")]) or "_handlers" not in Server.__init__.__code__.co_names \
-            or "_tasks" not in Handler.__init__.__code__.co_names \
-            or "register" not in EventsProcessor.process_request_received.__code__.co_names:
-        raise ImportError("grpclib's H2Protocol changed: server/http2.py needs a review")
-    if not _refusal_keeps_the_connection():
-        raise ImportError("h2's header handling changed: server/http2.py needs a review")
+    expect(rebuilt <= names
+           and {"feed", "process"} <= set(H2Protocol.data_received.__code__.co_names)
+           and all(hasattr(cls, name) for cls, name in [
+               (Server, "_protocol_factory"), (Handler, "__gc_collect__"),
+               (Handler, "wait_closed")])
+           and "_handlers" in Server.__init__.__code__.co_names
+           and "_tasks" in Handler.__init__.__code__.co_names
+           and "register" in EventsProcessor.process_request_received.__code__.co_names,
+           "grpclib", "H2Protocol, Server or Handler, which server/http2.py rebuilds")
+    expect(_refusal_keeps_the_connection(), "h2",
+           "header handling: a refused stream must keep the connection (server/http2.py)")
 
 
 def _refusal_keeps_the_connection() -> bool:

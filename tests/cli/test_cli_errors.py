@@ -4,7 +4,6 @@ exit 1, or 2 for a command line (or setting) that does not parse."""
 import asyncio
 import os
 from importlib import metadata
-import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,14 +14,9 @@ from crypto_service import __version__
 from crypto_service.client import AsyncCryptoClient
 from crypto_service.settings import get_settings
 from tests.conftest import make_coin
+from tests.server.test_process import free_port
 
 SECRET_32 = "0123456789abcdef0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

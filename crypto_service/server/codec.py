@@ -37,9 +37,12 @@ class StrictCodec(ProtoCodec):
 
     def encode(self, message: Any, message_type: Any) -> bytes:
         # Bytes are a message encoded already (the price hub encodes each update once for
-        # every subscriber): they go out as they are.
+        # every subscriber): they go out as they are. The service builds its answers as
+        # Google protobuf messages of the reply's descriptor (convert.py).
         if isinstance(message, bytes):
             return message
+        if isinstance(message, Message):
+            return message.SerializeToString()
         return super().encode(message, message_type)
 
     def decode(self, data: bytes, message_type: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import betterproto2
+from google.protobuf.message import Message
 from grpclib.const import Handler
 
 from .. import convert
@@ -82,7 +83,7 @@ class CryptoService(pb.CryptoServiceBase):
             lambda catalog: convert.to_trending_response(
                 trend, market.trending(catalog, trend, message.limit)))
 
-    async def get_wallet(self, message: pb.GetWalletRequest) -> pb.WalletResponse:
+    async def get_wallet(self, message: pb.GetWalletRequest) -> Message:
         user_id = validate.user_id(message.user_id)
         field, value = betterproto2.which_one_of(message, "coin_identifier")
         if not field:
@@ -92,18 +93,18 @@ class CryptoService(pb.CryptoServiceBase):
         wallet = await wallets.get_wallet(user_id, coin)
         return convert.to_wallet_response(wallet, f"{coin.symbol} wallet of user {user_id}")
 
-    async def list_wallets(self, message: pb.ListWalletsRequest) -> pb.ListWalletsResponse:
+    async def list_wallets(self, message: pb.ListWalletsRequest) -> Message:
         user_id = validate.user_id(message.user_id)
         found = await wallets.list_wallets(await self.catalog.current(), user_id,
                                            exclude_zero=message.exclude_zero_balance)
         return convert.to_wallets_response(found)
 
-    async def get_portfolio(self, message: pb.GetPortfolioRequest) -> pb.PortfolioResponse:
+    async def get_portfolio(self, message: pb.GetPortfolioRequest) -> Message:
         user_id = validate.user_id(message.user_id)
         summary = await wallets.portfolio(await self.catalog.current(), user_id)
         return convert.to_portfolio_response(summary)
 
-    async def deposit(self, message: pb.DepositRequest) -> pb.WalletResponse:
+    async def deposit(self, message: pb.DepositRequest) -> Message:
         user_id = validate.user_id(message.user_id)
         amount = parse_amount(message.amount, "amount")
         key = validate.token(message.transaction_id, "transaction_id") \
@@ -114,7 +115,7 @@ class CryptoService(pb.CryptoServiceBase):
         return convert.to_wallet_response(posted.wallets[user_id],
                                           _posted_message("deposited", amount, coin, posted))
 
-    async def withdraw(self, message: pb.WithdrawRequest) -> pb.WalletResponse:
+    async def withdraw(self, message: pb.WithdrawRequest) -> Message:
         user_id = validate.user_id(message.user_id)
         amount = parse_amount(message.amount, "amount")
         destination = validate.token(message.destination_address, "destination_address")
@@ -124,7 +125,7 @@ class CryptoService(pb.CryptoServiceBase):
         return convert.to_wallet_response(posted.wallets[user_id],
                                           _posted_message("withdrew", amount, coin, posted))
 
-    async def transfer(self, message: pb.TransferRequest) -> pb.TransferResponse:
+    async def transfer(self, message: pb.TransferRequest) -> Message:
         sender = validate.user_id(message.from_user_id, "from_user_id")
         recipient = validate.user_id(message.to_user_id, "to_user_id")
         if sender == recipient:
@@ -138,9 +139,7 @@ class CryptoService(pb.CryptoServiceBase):
             posted.wallets[sender], posted.wallets[recipient], str(posted.transaction_id),
             _posted_message("transferred", amount, coin, posted))
 
-    async def list_transactions(
-        self, message: pb.ListTransactionsRequest
-    ) -> pb.ListTransactionsResponse:
+    async def list_transactions(self, message: pb.ListTransactionsRequest) -> Message:
         user_id = validate.user_id(message.user_id)
         catalog = await self.catalog.current()
         coin = coins.get_coin(catalog, symbol=message.symbol) if message.symbol else None

@@ -39,7 +39,9 @@ test: setup
 # Reads against a bare grpclib baseline, the read tail while prices move, streams, and writes
 # against pgbench. Needs h2load (apt-get install -y nghttp2-client); the pgbench comparison needs
 # pgbench (apt-get install -y postgresql-client) and PostgreSQL on 127.0.0.1:5432, and is
-# skipped, saying so, without them.
+# skipped, saying so, without them. Its spread workload uses a Go load generator built offline
+# (apt-get install -y golang-go golang-google-grpc-dev golang-google-protobuf-dev
+# golang-github-golang-protobuf-1-5-dev), and a Python load, saying so, without them.
 bench: setup
 	@command -v pgbench >/dev/null || echo "pgbench not found: the Transfer/pgbench comparison \
 	runs without pgbench (apt-get install -y postgresql-client to add it)"

@@ -1,14 +1,21 @@
 """What the benchmark scripts share: free ports, servers started and stopped, h2load runs,
-percentiles and the goals table."""
+the Go load generator (scripts/loadgen) built and run, percentiles and the goals table."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+LOADGEN_SOURCE = Path(__file__).parent / "loadgen" / "main.go"
+# Debian's grpc-go sources (golang-google-grpc-dev and what it depends on) for GOPATH mode.
+GOCODE = Path("/usr/share/gocode")
 
 
 def free_port() -> int:
@@ -72,6 +79,46 @@ def run_h2load(url: str, data: Path, connections: int, seconds: float,
     counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", result.stdout)
     latencies = [int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines()]
     return rps, latencies, int(counts.group(2)) + int(counts.group(3))
+
+
+def build_loadgen(build_dir: Path) -> tuple[Path | None, str]:
+    """Builds the Go load generator into `build_dir` offline, in GOPATH mode from Debian's
+    packages as examples/go/build-offline.sh builds its client: (the binary, "") or, when it
+    cannot, (None, why: no go, no grpc-go sources, or the build's own error)."""
+    if shutil.which("go") is None:
+        return None, "go not found"
+    if not (GOCODE / "src/google.golang.org/grpc").is_dir():
+        return None, f"grpc-go sources not found in {GOCODE}"
+    package = build_dir / "src" / "loadgen"
+    package.mkdir(parents=True, exist_ok=True)
+    shutil.copy(LOADGEN_SOURCE, package)
+    binary = build_dir / "loadgen"
+    # GOFLAGS is cleared because module flags such as -mod=mod are errors in GOPATH mode.
+    env = {**os.environ, "GOPATH": f"{build_dir}:{GOCODE}", "GO111MODULE": "off", "GOFLAGS": ""}
+    result = subprocess.run(["go", "build", "-o", str(binary), "loadgen"], env=env,
+                            check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        return None, f"go build failed: {result.stderr.strip()[-500:]}"
+    return binary, ""
+
+
+def run_loadgen(binary: Path, port: int, method: str, bodies: list[bytes], connections: int,
+                seconds: float, tmp: Path) -> tuple[float, list[float], int]:
+    """Calls/s, per-call latencies (ms) and failures of one load generator run against
+    127.0.0.1:`port`: `connections` connections, one call at a time each, the serialized
+    `bodies` in turn, measured for `seconds` after a 1 s warm-up -- what run_h2load gives, for
+    loads of many different bodies."""
+    data, log = tmp / "loadgen-bodies.bin", tmp / "loadgen-latencies.txt"
+    data.write_bytes(b"".join(len(body).to_bytes(4, "big") + body for body in bodies))
+    result = subprocess.run(
+        [str(binary), "-addr", f"127.0.0.1:{port}", "-method", method, "-bodies", str(data),
+         "-c", str(connections), "-duration", str(seconds), "-warmup", "1",
+         "-latencies", str(log)], check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"the load generator failed: {result.stderr.strip()}")
+    summary = json.loads(result.stdout)
+    return (summary["per_second"], [float(line) for line in log.read_text().split()],
+            summary["failed"])
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -7,9 +7,14 @@ connection(s), one stream each, for --seconds after a 1 s warm-up:
 - hot pair: h2load sending one pre-encoded Transfer of 0.000001 BTC from user 1 to user 2, the
   same two wallet rows every time;
 - spread: Transfers between random pairs of the 1,000 users. h2load sends one body for every
-  request, so this load comes from this process (grpclib with pre-encoded bodies: no message
-  encoding on the load's side); the hot pair is measured that way too (`hot pair (py)`) so the
-  two loads can be told apart from the two workloads;
+  request, so this load comes from scripts/loadgen, a small Go gRPC client built here offline
+  from Debian's packages (golang-go, golang-google-grpc-dev), sending pre-encoded bodies, one
+  call at a time per connection: a load in this Python process takes about 36% of a core
+  (50 connections) from the 2 the server and PostgreSQL run on, the Go one half that, so the
+  figure measures the server more than the load. The hot pair is measured with it too
+  (`hot pair (go)`) so the two loads can be told apart from the two workloads. Where it does
+  not build (no go, no grpc-go sources), a grpclib load in this process (pre-encoded bodies
+  too) takes its place, saying so once, and those rows read `(py)`;
 - pgbench: `pgbench -c N -j min(N,2) -T seconds` (built-in TPC-B-like: three updates, a select,
   an insert, one transaction), scale 10, in its own database on the same server, latencies from
   its per-transaction log.
@@ -51,8 +56,8 @@ from urllib.parse import urlsplit
 import asyncpg
 from grpclib.client import Channel, UnaryUnaryMethod
 
-from bench_processes import (free_port, grpc_frame, percentile, print_goals, run_h2load,
-                             start_listening, stop)
+from bench_processes import (build_loadgen, free_port, grpc_frame, percentile, print_goals,
+                             run_h2load, run_loadgen, start_listening, stop)
 from crypto_service.client.raw import RawCodec
 from crypto_service.generated import crypto as pb
 
@@ -68,12 +73,15 @@ CONNECTIONS = (50, 1)
 # busy one. The goal is not to be slower than that.
 ONE_CONNECTION_P50_BEFORE = 3.9
 TPS_GOAL = 0.5
+GO_PACKAGES = ("apt-get install -y golang-go golang-google-grpc-dev golang-google-protobuf-dev "
+               "golang-github-golang-protobuf-1-5-dev")
 
 
 @dataclass
 class Row:
     backend: str
-    workload: str  # "hot pair" (h2load), "hot pair (py)", "spread (py)", "pgbench TPC-B"
+    workload: str  # "hot pair" (h2load), "hot pair (go)", "spread (go)" (the Go load; "(py)":
+    #                the Python load), "pgbench TPC-B"
     connections: int
     round: int
     tps: float
@@ -165,11 +173,13 @@ class Ours:
     Each run gets a server of its own: a load's end drops its connections with calls in
     flight, and a server that stops answering Transfers after that (it happens, on SQLite)
     must not turn the next workload's figures into zeros. Whether the server still answered
-    a Transfer after the load is part of the row (`answers_after`)."""
+    a Transfer after the load is part of the row (`answers_after`). `loadgen` is the Go load
+    generator's binary, or None for the Python load."""
 
-    def __init__(self, backend: str, database_url: str, workers: int, tmp: Path) -> None:
+    def __init__(self, backend: str, database_url: str, workers: int, tmp: Path,
+                 loadgen: Path | None) -> None:
         self.backend, self.database_url, self.tmp = backend, database_url, tmp
-        self.workers = workers
+        self.workers, self.loadgen = workers, loadgen
         self.env = {**os.environ, "CRYPTO_DATABASE_URL": database_url,
                     "CRYPTO_LOG_LEVEL": "WARNING"}
         for step in ("migrate", "seed"):
@@ -202,9 +212,13 @@ class Ours:
                                                     self.hot_frame, connections, seconds,
                                                     self.tmp / "h2load.log")
             else:
-                bodies = [transfer_body(1, 2)] if workload == "hot pair (py)" else self.spread
-                tps, latencies, failed = asyncio.run(python_load(port, bodies, connections,
-                                                                 seconds))
+                bodies = [transfer_body(1, 2)] if workload.startswith("hot pair") else self.spread
+                if self.loadgen:
+                    tps, latencies, failed = run_loadgen(self.loadgen, port, TRANSFER, bodies,
+                                                         connections, seconds, self.tmp)
+                else:
+                    tps, latencies, failed = asyncio.run(python_load(port, bodies, connections,
+                                                                     seconds))
             answers_after = asyncio.run(answers_transfer(port))
         finally:
             stop(process)
@@ -282,11 +296,15 @@ def audit_clean(database_url: str) -> None:
                          f"{result.stdout}{result.stderr}")
 
 
-WORKLOADS = ("hot pair", "hot pair (py)", "spread (py)")
-
-
 def measure(args, tmp: Path) -> list[Row]:
     rows: list[Row] = []
+    loadgen, why = build_loadgen(tmp / "loadgen")
+    if loadgen is None:
+        print(f"the Go load generator did not build ({why}): the (py) rows come from this "
+              f"process's Python load, which takes more of the cores the server runs on "
+              f"(Debian/Ubuntu: {GO_PACKAGES})", flush=True)
+    load = "go" if loadgen else "py"
+    workloads = ("hot pair", f"hot pair ({load})", f"spread ({load})")
     pgbench_missing = shutil.which("pgbench") is None
     if pgbench_missing:
         print("pgbench not found (Debian/Ubuntu: apt-get install -y postgresql-client): "
@@ -299,10 +317,11 @@ def measure(args, tmp: Path) -> list[Row]:
               f"the goals are not judged", flush=True)
         args.postgres = ""
     try:
-        servers.append(Ours("sqlite", f"sqlite://{tmp}/writes.db", args.workers, tmp))
+        servers.append(Ours("sqlite", f"sqlite://{tmp}/writes.db", args.workers, tmp, loadgen))
         if args.postgres:
             asyncio.run(admin(args.postgres, f'CREATE DATABASE "{database}"'))
-            servers.append(Ours("postgres", f"{args.postgres}/{database}", args.workers, tmp))
+            servers.append(Ours("postgres", f"{args.postgres}/{database}", args.workers, tmp,
+                                loadgen))
             if not pgbench_missing:
                 pgbench = PgBench(args.postgres, tmp)
         for round_ in range(1, args.rounds + 1):
@@ -311,7 +330,7 @@ def measure(args, tmp: Path) -> list[Row]:
                     rows.append(pgbench.run(connections, args.seconds, round_))
                     print_row(rows[-1])
                 for server in servers:
-                    for workload in WORKLOADS:
+                    for workload in workloads:
                         rows.append(server.run(workload, connections, args.seconds, round_))
                         print_row(rows[-1])
     finally:
@@ -357,7 +376,9 @@ def report(rows: list[Row]) -> list[tuple[str, float, float]]:
     goals = []
     pg50, pg1 = (table.get(("postgres", "pgbench TPC-B", c)) for c in CONNECTIONS)
     if pg50 and pg1:
-        for workload in ("hot pair", "spread (py)"):
+        # The spread row is "spread (go)", or "spread (py)" where the Go load did not build.
+        spread = next(w for _, w, _ in table if w.startswith("spread"))
+        for workload in ("hot pair", spread):
             ours = table[("postgres", workload, 50)]
             goals.append((f"PostgreSQL Transfer {workload}, 50 connections, per s vs pgbench",
                           ours["tps"] / pg50["tps"], TPS_GOAL))

@@ -35,6 +35,7 @@ from .price_metrics import PriceStreamMetrics
 from .prices import PriceStreams, framed_price_update
 from .service import CryptoService
 from .tls import ServerTLS
+from .trailers_only import install_trailers_only_content_type
 
 log = logging.getLogger("crypto_service.server")
 
@@ -103,6 +104,7 @@ def build_app(settings: Settings, tracer: CallTracer | None = None) -> App:
     """The app; it counts for Prometheus when `settings.metrics_port` is set, and traces
     with `tracer`."""
     install_message_size_limit()
+    install_trailers_only_content_type()
     ledger.configure(settings.ledger_batch_max)
     metrics = Metrics() if settings.metrics_port is not None else None
     authenticator = Authenticator.from_settings(settings)

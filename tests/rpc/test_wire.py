@@ -100,3 +100,9 @@ async def test_health_and_reflection_decode_strictly_too(app, path, cardinality,
                 await stream.recv_message()
     assert info.value.status == Status.INVALID_ARGUMENT
     assert "malformed request message" in info.value.message
+
+
+async def test_an_unknown_method_is_unimplemented_for_grpclib_clients(raw_call):
+    with pytest.raises(GRPCError) as info:
+        await raw_call("NoSuchMethod", b"")
+    assert (info.value.status, info.value.message) == (Status.UNIMPLEMENTED, "Method not found")

@@ -9,7 +9,7 @@ import grpc  # grpcio (installed with grpcio-tools): the C-core client
 import pytest
 from grpclib.client import Channel
 from h2.errors import ErrorCodes
-from h2.events import PingAckReceived
+from h2.events import PingAckReceived, ResponseReceived
 
 from crypto_service.db import connect
 from crypto_service.generated import crypto as pb
@@ -257,3 +257,17 @@ async def test_clients_carry_on_after_an_idle_close(port, caplog):
     idle_closes = [r for r in caplog.records
                    if r.name == "crypto_service.http2" and r.getMessage().endswith(": idle")]
     assert len(idle_closes) >= 2  # both clients' connections were closed in between
+
+
+async def test_calls_refused_before_a_handler_carry_a_grpc_content_type(client):
+    """Trailers-Only answers must say `content-type: application/grpc`: grpclib's client and
+    grpc-go (grpcurl) report UNKNOWN "Missing content-type header" without it."""
+    unknown = client.start("/crypto.CryptoService/NoSuchMethod", end=True)
+    bad_timeout = client.start(GET_COIN, [("grpc-timeout", "soon")], end=True)
+    assert await client.outcome(unknown) == ("12", "Method not found")
+    assert await client.outcome(bad_timeout) == ("2", "Invalid grpc-timeout header")
+    for stream_id in (unknown, bad_timeout):
+        response = next(e for e in client.events
+                        if isinstance(e, ResponseReceived) and e.stream_id == stream_id)
+        assert dict(response.headers)["content-type"] == "application/grpc"
+    await assert_serves(client)

@@ -10,7 +10,7 @@ from .db.models import TransactionKind
 from .domain.catalog import CoinRecord
 from .domain.coins import CoinSort
 from .domain.errors import InvalidArgument
-from .domain.ledger import TransactionView
+from .domain.ledger import Posted, TransactionView
 from .domain.market import MarketStats, Trend
 from .domain.wallets import Portfolio, WalletList, WalletView
 from .domain.money import format_decimal
@@ -169,8 +169,10 @@ def to_wallet_message(wallet: WalletView) -> Message:
     return message
 
 
-def to_wallet_response(wallet: WalletView, message: str) -> Message:
-    return _WalletResponse(success=True, message=message, wallet=to_wallet_message(wallet))
+def to_wallet_response(wallet: WalletView, message: str, posted: Posted | None = None) -> Message:
+    """GetWallet's answer, or with `posted` the Deposit or Withdraw it answers."""
+    return _WalletResponse(success=True, message=message, wallet=to_wallet_message(wallet),
+                           **_posted_fields(posted))
 
 
 def to_wallets_response(wallets: WalletList) -> Message:
@@ -198,11 +200,18 @@ def to_portfolio_response(portfolio: Portfolio) -> Message:
     return message
 
 
-def to_transfer_response(from_wallet: WalletView, to_wallet: WalletView, transaction_id: str,
-                         message: str) -> Message:
+def to_transfer_response(posted: Posted, sender: int, recipient: int, message: str) -> Message:
     return _TransferResponse(
-        success=True, message=message, from_wallet=to_wallet_message(from_wallet),
-        to_wallet=to_wallet_message(to_wallet), transaction_id=transaction_id)
+        success=True, message=message, from_wallet=to_wallet_message(posted.wallets[sender]),
+        to_wallet=to_wallet_message(posted.wallets[recipient]), **_posted_fields(posted))
+
+
+def _posted_fields(posted: Posted | None) -> dict[str, str | bool]:
+    """Which ledger transaction a write's answer is, and whether it was a replay; a read
+    leaves both unset (empty and false on the wire)."""
+    if posted is None:
+        return {}
+    return {"transaction_id": str(posted.transaction_id), "replayed": posted.replayed}
 
 
 def to_transaction_message(tx: TransactionView) -> Message:

@@ -251,15 +251,25 @@ def _(page: r.TransactionPage, console: Console, wide: bool) -> Iterator[Rendera
         note(f"no transactions on page {page.page}")
 
 
+def write_headline(write: r.Posted | r.Transfer) -> Text:
+    """A write's first line: the server's message names what moved and the transaction; a
+    replay is told from the `replayed` field, so that it never reads as a second payment
+    whatever the server's words (a server without the field says so in its message)."""
+    if write.replayed:
+        return Text(f"replay of transaction {write.transaction_id}: nothing moved again",
+                    style="bold yellow")
+    return Text(write.message, style="bold")
+
+
 @tables.register
 def _(posted: r.Posted, console: Console, wide: bool) -> Iterator[RenderableType]:
-    yield Text(posted.message, style="bold")  # names the ledger transaction; says a replay
+    yield write_headline(posted)
     yield wallet_details(posted.wallet)
 
 
 @tables.register
 def _(transfer: r.Transfer, console: Console, wide: bool) -> Iterator[RenderableType]:
-    yield Text(transfer.message, style="bold")
+    yield write_headline(transfer)
     yield fitted(console, [Column("User", lambda w: str(w.user_id), numeric=True),
                            *WALLET_COLUMNS], [transfer.from_wallet, transfer.to_wallet],
                  wide=wide)

@@ -184,18 +184,25 @@ class Portfolio(Result):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Posted(Result):
-    """A Deposit or Withdraw: the wallet after it, and the server's message, which names the
-    ledger transaction and says when a replay moved nothing again."""
+    """A Deposit or Withdraw: the wallet after it, the ledger transaction's id, and whether
+    this answer is a replay (the idempotency key was seen before and nothing moved again).
+    A server older than these fields leaves them empty and false; `message` says the same
+    in words."""
 
     wallet: Wallet
+    transaction_id: str
+    replayed: bool
     message: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Transfer(Result):
+    """A Transfer: both wallets after it; `transaction_id` and `replayed` as in `Posted`."""
+
     from_wallet: Wallet
     to_wallet: Wallet
     transaction_id: str
+    replayed: bool
     message: str
 
 

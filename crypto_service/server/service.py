@@ -112,8 +112,8 @@ class CryptoService(pb.CryptoServiceBase):
         coin = await self._coin(message.symbol)
         posted = await self.outcomes.record("deposit",
                                             ledger.deposit(user_id, coin, amount, key))
-        return convert.to_wallet_response(posted.wallets[user_id],
-                                          _posted_message("deposited", amount, coin, posted))
+        return convert.to_wallet_response(
+            posted.wallets[user_id], _posted_message("deposited", amount, coin, posted), posted)
 
     async def withdraw(self, message: pb.WithdrawRequest) -> Message:
         user_id = validate.user_id(message.user_id)
@@ -122,8 +122,8 @@ class CryptoService(pb.CryptoServiceBase):
         coin = await self._coin(message.symbol)
         posted = await self.outcomes.record("withdraw", ledger.withdraw(
             user_id, coin, amount, destination, current_call.get().idempotency_key))
-        return convert.to_wallet_response(posted.wallets[user_id],
-                                          _posted_message("withdrew", amount, coin, posted))
+        return convert.to_wallet_response(
+            posted.wallets[user_id], _posted_message("withdrew", amount, coin, posted), posted)
 
     async def transfer(self, message: pb.TransferRequest) -> Message:
         sender = validate.user_id(message.from_user_id, "from_user_id")
@@ -136,8 +136,7 @@ class CryptoService(pb.CryptoServiceBase):
         posted = await self.outcomes.record("transfer", ledger.transfer(
             sender, recipient, coin, amount, note, current_call.get().idempotency_key))
         return convert.to_transfer_response(
-            posted.wallets[sender], posted.wallets[recipient], str(posted.transaction_id),
-            _posted_message("transferred", amount, coin, posted))
+            posted, sender, recipient, _posted_message("transferred", amount, coin, posted))
 
     async def list_transactions(self, message: pb.ListTransactionsRequest) -> Message:
         user_id = validate.user_id(message.user_id)

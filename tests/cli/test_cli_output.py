@@ -70,7 +70,7 @@ COMMANDS = [
      + ["+12,345,678.123456789012345678", "-0.25", "withdrawal"],
      pb.ListTransactionsResponse),
     (["deposit", "1", "BTC", "0.5", "--transaction-id", "ext-1"], None,
-     lambda _: ["already applied as transaction", "moved again"], pb.WalletResponse),
+     lambda _: ["replay of transaction", "nothing moved again"], pb.WalletResponse),
     (["withdraw", "2", "BTC", "0.01", DESTINATION], None,
      lambda _: ["withdrew 0.01 BTC (transaction", "0.09"], pb.WalletResponse),
     (["transfer", "1", "2", "SHIB", "0.000000000000000001"], None,
@@ -135,9 +135,19 @@ async def test_an_empty_page_says_so_on_stderr(invoke, address):
 
 async def test_replays_say_so_in_both_modes(invoke, address):
     again = ["deposit", "1", "BTC", "0.5", "--transaction-id", "ext-1", "--address", address]
-    table = await invoke(*again)
-    assert table.stdout.startswith("already applied as transaction ")
+    table = await invoke(*again, env={"COLUMNS": "80"})
     data = json_format.Parse((await invoke(*again, "--json")).stdout,
                              google_class(pb.WalletResponse)())
-    assert data.message.startswith("already applied as transaction ")
+    assert data.replayed and data.message.startswith("already applied as transaction ")
     assert Decimal(data.wallet.balance) == Decimal("0.4")  # credited once, 0.1 sent on
+    # From the field, on one line at 80 columns
+    assert table.stdout.splitlines()[0] == \
+        f"replay of transaction {data.transaction_id}: nothing moved again"
+
+    send = ["transfer", "1", "2", "BTC", "0.1", "--idempotency-key", "k-9", "--address", address]
+    first, second = [json_format.Parse((await invoke(*send, "--json")).stdout,
+                                       google_class(pb.TransferResponse)()) for _ in range(2)]
+    assert (first.replayed, second.replayed) == (False, True)
+    table = await invoke(*send, env={"COLUMNS": "80"})
+    assert table.stdout.splitlines()[0] == \
+        f"replay of transaction {first.transaction_id}: nothing moved again"

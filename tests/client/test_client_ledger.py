@@ -8,6 +8,7 @@ import pytest
 from crypto_service.client import (
     AlreadyExists, AsyncCryptoClient, InsufficientFunds, NotFound, Unimplemented,
 )
+from crypto_service.db.models import LedgerTransaction, Wallet
 from crypto_service.generated import crypto as pb
 from tests.conftest import make_coin
 
@@ -32,6 +33,32 @@ async def test_deposit_credits_once_per_transaction_id(client):
     with pytest.raises(AlreadyExists):
         await client.deposit(1, "BTC", "2", transaction_id="ext-1")
     assert (await client.get_wallet(1, "BTC")).balance == Decimal("1.5")
+
+
+async def test_a_write_says_which_transaction_it_is_and_whether_it_was_a_replay(client):
+    first = await client.deposit(1, "BTC", "2", transaction_id="ext-r")
+    again = await client.deposit(1, "BTC", "2", transaction_id="ext-r")
+    deposit = await LedgerTransaction.get(kind="deposit")
+    assert (first.transaction_id, first.replayed) == (str(deposit.id), False)
+    assert (again.transaction_id, again.replayed) == (str(deposit.id), True)
+    assert (await Wallet.get(user_id=1)).balance == Decimal("2")  # credited once
+    assert await LedgerTransaction.all().count() == 1
+
+    withdrawn = [await client.withdraw(1, "BTC", "0.5", "bc1qdest", idempotency_key="w-r")
+                 for _ in range(2)]
+    assert [(w.replayed, w.wallet.balance) for w in withdrawn] == \
+        [(False, Decimal("1.5")), (True, Decimal("1.5"))]
+    assert withdrawn[0].transaction_id == withdrawn[1].transaction_id != str(deposit.id)
+
+    moved = [await client.transfer(1, 2, "BTC", "0.25", idempotency_key="t-r") for _ in range(2)]
+    transfer = await LedgerTransaction.get(kind="transfer")
+    assert [(t.transaction_id, t.replayed) for t in moved] == \
+        [(str(transfer.id), False), (str(transfer.id), True)]
+    assert sorted(await Wallet.all().values_list("user_id", "balance")) == \
+        [(1, Decimal("1.25")), (2, Decimal("0.25"))]
+
+    read = (await client.get_wallet(1, "BTC")).wire  # a read is no write: both unset
+    assert (read.transaction_id, read.replayed) == ("", False)
 
 
 async def test_withdraw_and_transfer_move_money_and_refuse_overdrafts(client):

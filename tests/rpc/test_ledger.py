@@ -48,6 +48,8 @@ async def test_a_replayed_deposit_credits_once_and_answers_the_original(stub, bt
     assert again.success and again.wallet.balance == "0.5"
     original = str((await LedgerTransaction.get()).id)
     assert original in first.message and original in again.message and "already" in again.message
+    assert [(r.transaction_id, r.replayed) for r in (first, again)] == \
+        [(original, False), (original, True)]
     assert await LedgerTransaction.all().count() == 1
 
 
@@ -169,6 +171,7 @@ async def test_withdraw_and_transfer_honour_the_idempotency_key_metadata(stub, b
     first = await stub.transfer(transfer, metadata={"idempotency-key": "t-1"})
     second = await stub.transfer(transfer, metadata={"idempotency-key": "t-1"})
     assert first.transaction_id == second.transaction_id
+    assert (first.replayed, second.replayed) == (False, True)
     assert second.from_wallet.balance == "7" and second.to_wallet.balance == "2"
     await expect_error(stub.transfer(pb.TransferRequest(from_user_id=1, to_user_id=3, symbol="BTC",
                                                         amount="2"),

@@ -2,6 +2,7 @@
 betterproto2, which this package's client decodes with, reads every field back and writes the
 very same bytes again, for values whose encoding depends on the conversion."""
 
+import dataclasses
 from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import UUID
@@ -10,7 +11,7 @@ import pytest
 
 from crypto_service import convert
 from crypto_service.db.models import TransactionKind
-from crypto_service.domain.ledger import TransactionView
+from crypto_service.domain.ledger import Posted, TransactionView
 from crypto_service.domain.paging import Page
 from crypto_service.domain.wallets import Holding, Portfolio, WalletList, WalletView
 from crypto_service.generated import crypto as pb
@@ -43,10 +44,18 @@ TRANSACTIONS = [
 ]
 
 
+# A replayed write between the two wallets' users.
+POSTED = Posted(transaction_id=UUID(int=2**128 - 1),
+                wallets={w.user_id: w for w in WALLETS}, replayed=True)
+
+
 @pytest.mark.parametrize("response_type, build", [
-    (pb.WalletResponse, lambda: convert.to_wallet_response(WALLETS[0], "deposited")),
+    (pb.WalletResponse, lambda: convert.to_wallet_response(WALLETS[0], "found")),
+    (pb.WalletResponse, lambda: convert.to_wallet_response(WALLETS[0], "deposited", POSTED)),
+    (pb.WalletResponse, lambda: convert.to_wallet_response(
+        WALLETS[0], "deposited", dataclasses.replace(POSTED, replayed=False))),
     (pb.TransferResponse, lambda: convert.to_transfer_response(
-        WALLETS[1], WALLETS[0], str(UUID(int=5)), "transferred")),
+        POSTED, WALLETS[1].user_id, WALLETS[0].user_id, "transferred")),
     (pb.ListWalletsResponse, lambda: convert.to_wallets_response(
         WalletList(WALLETS, Decimal("1E+3")))),
     (pb.PortfolioResponse, lambda: convert.to_portfolio_response(Portfolio(
@@ -64,7 +73,7 @@ def test_wallet_answers_are_encoded_as_betterproto2_encodes_them(response_type, 
 
 def test_wallet_fields_read_back_as_the_domain_values():
     decoded = pb.TransferResponse.parse(convert.to_transfer_response(
-        WALLETS[0], WALLETS[1], str(UUID(int=5)), "transferred").SerializeToString())
+        POSTED, WALLETS[0].user_id, WALLETS[1].user_id, "transferred").SerializeToString())
     for sent, wallet in ((decoded.from_wallet, WALLETS[0]), (decoded.to_wallet, WALLETS[1])):
         assert (sent.id, sent.user_id, sent.coin_id, sent.symbol, sent.coin_name, sent.address,
                 sent.created_at, sent.updated_at) == (
@@ -74,7 +83,13 @@ def test_wallet_fields_read_back_as_the_domain_values():
     assert (decoded.from_wallet.balance, decoded.from_wallet.value_usd) == \
         ("0.000000000000000001", "1000")
     assert decoded.to_wallet.balance == "99999999999999999999.999999999999999999"
-    assert decoded.transaction_id == str(UUID(int=5))
+    assert (decoded.transaction_id, decoded.replayed) == (str(UUID(int=2**128 - 1)), True)
+    for posted, expected in ((dataclasses.replace(POSTED, replayed=False),
+                              (str(UUID(int=2**128 - 1)), False)),
+                             (None, ("", False))):  # GetWallet's: no write, nothing set
+        wallet = pb.WalletResponse.parse(convert.to_wallet_response(
+            WALLETS[0], "wallet", posted).SerializeToString())
+        assert (wallet.transaction_id, wallet.replayed) == expected
 
     history = pb.ListTransactionsResponse.parse(
         convert.to_transactions_response(Page(TRANSACTIONS, 2, 1, 20)).SerializeToString())

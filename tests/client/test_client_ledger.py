@@ -41,7 +41,7 @@ async def test_a_write_says_which_transaction_it_is_and_whether_it_was_a_replay(
     deposit = await LedgerTransaction.get(kind="deposit")
     assert (first.transaction_id, first.replayed) == (str(deposit.id), False)
     assert (again.transaction_id, again.replayed) == (str(deposit.id), True)
-    assert (await Wallet.get(user_id=1)).balance == Decimal("2")  # credited once
+    assert (await Wallet.get(user_id=1)).balance == 2  # credited once
     assert await LedgerTransaction.all().count() == 1
 
     withdrawn = [await client.withdraw(1, "BTC", "0.5", "bc1qdest", idempotency_key="w-r")

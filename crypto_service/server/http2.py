@@ -12,7 +12,8 @@ enforcement, and a protocol error closes the socket without sending the GOAWAY h
   only past `HEADER_LIST_HARD_LIMIT` (an HPACK bomb) is the connection closed, with a GOAWAY;
 - more than `max_resets` client resets within `reset_window_seconds`: GOAWAY
   ENHANCE_YOUR_CALM and close;
-- no client preface within `handshake_timeout_seconds`: closed; no stream open for
+- no client preface within `handshake_timeout_seconds` of the TCP accept, the TLS handshake
+  included (asyncio's own TLS handshake timeout is a minute): closed; no stream open for
   `idle_timeout_seconds`: GOAWAY NO_ERROR and closed;
 - client pings are answered (h2 does) and counted as gRPC's keepalive policy says (grpc-go's
   rule): a ping sooner than `min_ping_interval_seconds` after the previous one (two hours
@@ -32,6 +33,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
+from ssl import SSLContext
 from typing import Any, Callable, cast
 
 from grpclib.const import Status
@@ -172,10 +174,15 @@ class _TrackingProcessor(EventsProcessor):
 
 class LimitedProtocol(H2Protocol):
     def __init__(self, handler: Any, config: Any, h2_config: H2Configuration,
-                 limits: Http2Limits, on_lost: Callable[[Any], None]) -> None:
+                 limits: Http2Limits, on_made: Callable[[Any], None],
+                 on_lost: Callable[[Any], None]) -> None:
         super().__init__(handler, config, h2_config)
         self.limits = limits
+        self._on_made = on_made
         self._on_lost = on_lost
+        # Made at the TCP accept (over TLS too: connection_made waits for the TLS handshake),
+        # so the preface's deadline counts from there.
+        self._accepted_at = asyncio.get_running_loop().time()
         self._closed = False
         self._resets = 0
         self._reset_window_ends = 0.0
@@ -209,9 +216,10 @@ class LimitedProtocol(H2Protocol):
         self.connection.initialize()
         self.processor = _TrackingProcessor(self.handler, self.connection, self._became_idle)
 
+        self._on_made(self.handler)
         self._loop = asyncio.get_running_loop()
-        self._handshake_timer = self._loop.call_later(self.limits.handshake_timeout_seconds,
-                                                      self._handshake_expired)
+        self._handshake_timer = self._loop.call_at(
+            self._accepted_at + self.limits.handshake_timeout_seconds, self._handshake_expired)
         self._idle_since = self._loop.time()
         self._idle_timer = self._loop.call_later(self.limits.idle_timeout_seconds,
                                                  self._check_idle)
@@ -390,7 +398,14 @@ class LimitedServer(Server):
     closed connection's handler as soon as its calls are over. grpclib keeps it, with its
     finished tasks, until ten more connections have come: a task cancelled by a reset holds
     its frames (the request, the stream, h2's state) through its exception, about 10 KB a
-    reset stream, and a rapid-reset client opens a connection after every GOAWAY."""
+    reset stream, and a rapid-reset client opens a connection after every GOAWAY.
+
+    A handler is kept only once its connection is made: over TLS, a connection whose
+    handshake fails or times out is never made (nor lost) for its protocol, and grpclib, which
+    keeps the handler from the TCP accept, kept it for the server's life.
+
+    `start` bounds the TLS handshake by the handshake timeout; grpclib's passes no
+    `ssl_handshake_timeout`, so asyncio's default of a minute applied."""
 
     def __init__(self, handlers: Any, *, limits: Http2Limits, **kwargs: Any) -> None:
         super().__init__(handlers, **kwargs)
@@ -399,8 +414,24 @@ class LimitedServer(Server):
 
     def _protocol_factory(self) -> H2Protocol:
         plain = super()._protocol_factory()
+        self._handlers.discard(plain.handler)
         return LimitedProtocol(plain.handler, plain.config, plain.h2_config, self.limits,
-                               on_lost=self._release)
+                               on_made=self._keep, on_lost=self._release)
+
+    async def start(  # type: ignore[override]  # TCP only: what the service listens on
+            self, host: str | None = None, port: int = 0, *, ssl: SSLContext | None = None,
+            reuse_address: bool | None = None, reuse_port: bool | None = None) -> None:
+        """grpclib's `start` on TCP, with `ssl_handshake_timeout`."""
+        if self._server is not None:
+            raise RuntimeError("Server is already started")
+        self._server = await self._loop.create_server(
+            self._protocol_factory, host, port, ssl=ssl, reuse_address=reuse_address,
+            reuse_port=reuse_port,
+            ssl_handshake_timeout=self.limits.handshake_timeout_seconds if ssl else None)
+        self._server_closed_fut = self._loop.create_future()
+
+    def _keep(self, handler: Any) -> None:
+        self._handlers.add(handler)
 
     def _release(self, handler: Any) -> None:
         async def release() -> None:
@@ -425,6 +456,8 @@ def _check_libraries() -> None:
                (Server, "_protocol_factory"), (Handler, "__gc_collect__"),
                (Handler, "wait_closed")])
            and "_handlers" in Server.__init__.__code__.co_names
+           and "_handlers" in Server._protocol_factory.__code__.co_names
+           and {"_loop", "_server", "_server_closed_fut"} <= set(Server.start.__code__.co_names)
            and "_tasks" in Handler.__init__.__code__.co_names
            and "register" in EventsProcessor.process_request_received.__code__.co_names,
            "grpclib", "H2Protocol, Server or Handler, which server/http2.py rebuilds")

@@ -31,6 +31,13 @@ CHANGES = {
         "grpclib.protocol.Stream = Stream\n",
         "crypto_service.server.prices",
         "the stream internals the price stream writes through changed"),
+    "server/http2.py: a grpclib Server.start that keeps its listener elsewhere": (
+        "import grpclib.server\n"
+        "async def start(self, host=None, port=None, *, ssl=None):\n"
+        "    self._listener = await self._loop.create_server(self._protocol_factory, host, port)\n"
+        "grpclib.server.Server.start = start\n",
+        "crypto_service.server.http2",
+        "which server/http2.py rebuilds"),
     "db/connect.py: a migration executor that takes other arguments": (
         "import tortoise.migrations.executor as executor\n"
         "class MigrationExecutor:\n"

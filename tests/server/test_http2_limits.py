@@ -243,7 +243,7 @@ async def test_a_deposit_with_a_second_message_is_refused_before_it_moves_money(
     client.flush()
     assert await client.outcome(apart) == ("3", ONE_MESSAGE)
     assert await client.outcome(together) == ("3", ONE_MESSAGE)
-    assert await balance() == Decimal("1")
+    assert await balance() == Decimal(1)
     assert await LedgerTransaction.all().count() == transactions
 
 

@@ -12,10 +12,12 @@ canonical re-encoding is what betterproto2 then reads.
 
 from __future__ import annotations
 
+import inspect
 import struct
 from typing import Any
 
 import betterproto2
+import grpclib.protocol
 import grpclib.server
 import grpclib.stream
 from google.protobuf.descriptor import FieldDescriptor
@@ -26,9 +28,10 @@ from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
 
 from ..messages import google_class
-from ..db.internals import expect, parameters
+from ..db.internals import expect, parameters, sets_attributes
 
 MALFORMED = "malformed request message"
+ONE_MESSAGE = "a unary call carries one request message, got more"
 
 
 class StrictCodec(ProtoCodec):
@@ -134,6 +137,13 @@ expect(getattr(grpclib.server, "recv_message", None) is grpclib.stream.recv_mess
        "grpclib.server.recv_message(stream, codec, message_type)")
 
 
+# `_end_of_request` reads the rest of a single-request call's body from the grpclib server
+# stream's HTTP/2 stream (`_stream`), where `recv_message` reads its messages.
+expect(sets_attributes(grpclib.server.Stream, "_stream")
+       and inspect.iscoroutinefunction(getattr(grpclib.protocol.Stream, "recv_data", None)),
+       "grpclib", "a server Stream no longer reads its body through `_stream.recv_data`")
+
+
 def install_message_size_limit() -> None:
     # grpclib reads request bodies through this module-level function; replacing it is the one
     # place where the declared length is known before the body is read.
@@ -141,8 +151,10 @@ def install_message_size_limit() -> None:
 
 
 class RequestRequired:
-    """A service whose single-request RPCs refuse a call that ends without its request message
-    (grpclib would hand the handler None, and health would fail an assert: UNKNOWN)."""
+    """A service whose single-request RPCs (unary and server-streaming) take exactly one
+    request message: a call that ends without it (grpclib would hand the handler None, and
+    health would fail an assert: UNKNOWN) or sends more after it (grpclib would ignore them)
+    is INVALID_ARGUMENT before the handler acts on the request."""
 
     def __init__(self, service: Any) -> None:
         self.service = service
@@ -161,9 +173,27 @@ def _requiring_request(func: Any) -> Any:
             message = await receive()
             if message is None:
                 raise GRPCError(Status.INVALID_ARGUMENT, f"{MALFORMED}: no request message")
+            await _end_of_request(stream._stream)
             return message
 
         stream.recv_message = recv_present
         await func(stream)
 
     return handle
+
+
+async def _end_of_request(stream: Any) -> None:
+    """Waits for the request body to end, as grpc-go does (a client may send END_STREAM in a
+    later, empty DATA frame), and refuses any byte that comes before it. The wait is bounded
+    as the wait for the message itself is: by the call's deadline, a reset of the stream, or
+    the connection's end."""
+    while True:
+        try:
+            extra = await stream.recv_data(1)
+        except AssertionError:
+            # grpclib's buffer takes an empty DATA frame without END_STREAM for the end of a
+            # body that is short of the byte asked for; nothing was consumed: wait on.
+            continue
+        if extra:
+            raise GRPCError(Status.INVALID_ARGUMENT, f"{MALFORMED}: {ONE_MESSAGE}")
+        return

@@ -7,6 +7,7 @@ from grpclib.exceptions import GRPCError
 
 from crypto_service.client.raw import RawCodec
 from crypto_service.generated import crypto as pb
+from crypto_service.server.codec import MALFORMED, ONE_MESSAGE
 from tests.channels import LOCAL_PEER, ChannelFrom
 from tests.conftest import make_coin
 
@@ -16,13 +17,17 @@ async def raw_call(app):
     async with ChannelFrom(app.services, codec=app.codec, peer=LOCAL_PEER) as channel:
         # The server side uses the app's codec; this client side sends raw bytes.
         channel._codec = RawCodec()
-        yield lambda method, payload: _unary(channel, method, payload)
+        yield lambda method, *payloads: _unary(channel, method, payloads)
 
 
-async def _unary(channel, method: str, payload: bytes) -> bytes:
-    async with channel.request(f"/crypto.CryptoService/{method}", Cardinality.UNARY_UNARY,
+async def _unary(channel, method: str, payloads: tuple[bytes, ...]) -> bytes:
+    """The call with each payload as a request message (a unary call should have one; the
+    client side streams, or grpclib's client would refuse to send a second)."""
+    async with channel.request(f"/crypto.CryptoService/{method}", Cardinality.STREAM_UNARY,
                                bytes, bytes) as stream:
-        await stream.send_message(payload, end=True)
+        for payload in payloads[:-1]:
+            await stream.send_message(payload)
+        await stream.send_message(payloads[-1], end=True)
         return await stream.recv_message()
 
 
@@ -53,6 +58,16 @@ async def test_the_last_member_of_a_oneof_on_the_wire_wins(raw_call, db):
     payload = bytes(pb.GetCoinRequest(symbol="ETH")) + bytes(pb.GetCoinRequest(id=btc.id))
     response = pb.CoinResponse.parse(await raw_call("GetCoin", payload))
     assert response.coin.symbol == "BTC"
+
+
+async def test_a_second_request_message_is_invalid_argument(raw_call, db):
+    await make_coin("BTC", rank=1)
+    btc = bytes(pb.GetCoinRequest(symbol="BTC"))
+    assert pb.CoinResponse.parse(await raw_call("GetCoin", btc)).coin.symbol == "BTC"
+    with pytest.raises(GRPCError) as info:
+        await raw_call("GetCoin", btc, btc)
+    assert info.value.status == Status.INVALID_ARGUMENT
+    assert info.value.message == f"{MALFORMED}: {ONE_MESSAGE}"
 
 
 async def test_an_unknown_sort_value_is_invalid_argument(raw_call, db):

@@ -4,22 +4,26 @@ live on wherever the protocol allows."""
 
 import asyncio
 import logging
+from decimal import Decimal
 
 import grpc  # grpcio (installed with grpcio-tools): the C-core client
 import pytest
 from grpclib.client import Channel
+from grpclib.health.v1.health_pb2 import HealthCheckRequest
 from h2.errors import ErrorCodes
 from h2.events import PingAckReceived, ResponseReceived
 
 from crypto_service.db import connect
+from crypto_service.db.models import LedgerTransaction, Wallet
 from crypto_service.generated import crypto as pb
 from crypto_service.server.app import build_app
 from crypto_service.settings import Settings
 from tests.conftest import make_coin
-from tests.server.h2_client import RawClient
+from tests.server.h2_client import RawClient, framed
 
 GET_COIN = "/crypto.CryptoService/GetCoin"
 BTC = bytes(pb.GetCoinRequest(symbol="BTC"))
+PRICES = "/crypto.CryptoService/StreamPrices"
 
 
 @pytest.fixture
@@ -214,10 +218,69 @@ async def test_a_body_without_a_whole_message_is_invalid_argument(client, path):
     await assert_serves(client)
 
 
+ONE_MESSAGE = "malformed request message: a unary call carries one request message, got more"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+CHECK = HealthCheckRequest(service="crypto.CryptoService").SerializeToString()
+DEPOSIT = "/crypto.CryptoService/Deposit"
+
+
+def deposit(amount: str) -> bytes:
+    return bytes(pb.DepositRequest(user_id=1, symbol="BTC", amount=amount))
+
+
+async def balance() -> Decimal:
+    return (await Wallet.get(user_id=1)).balance
+
+
+async def test_a_deposit_with_a_second_message_is_refused_before_it_moves_money(client):
+    assert await client.outcome(client.call(DEPOSIT, deposit("1"))) == ("0", "")
+    transactions = await LedgerTransaction.all().count()
+    apart = client.start(DEPOSIT)
+    client.send(apart, deposit("5"), end=False)
+    client.send(apart, deposit("7"))
+    together = client.start(DEPOSIT)
+    client.h2.send_data(together, framed(deposit("5")) + framed(deposit("7")), end_stream=True)
+    client.flush()
+    assert await client.outcome(apart) == ("3", ONE_MESSAGE)
+    assert await client.outcome(together) == ("3", ONE_MESSAGE)
+    assert await balance() == Decimal(1)
+    assert await LedgerTransaction.all().count() == transactions
+
+
+@pytest.mark.parametrize("path, message", [
+    (GET_COIN, BTC), (HEALTH_CHECK, CHECK), (PRICES, bytes(pb.StreamPricesRequest()))])
+async def test_a_single_request_call_with_more_is_invalid_argument(client, path, message):
+    second_message = client.start(path)
+    client.send(second_message, message, end=False)
+    client.send(second_message, message)
+    stray_bytes = client.start(path)
+    client.h2.send_data(stray_bytes, framed(message) + b"\0", end_stream=True)
+    client.flush()
+    assert await client.outcome(second_message) == ("3", ONE_MESSAGE)
+    assert await client.outcome(stray_bytes) == ("3", ONE_MESSAGE)
+    assert not client.data_of(second_message) and not client.data_of(stray_bytes)
+    await assert_serves(client)
+
+
+@pytest.mark.parametrize("path, message", [(GET_COIN, BTC), (HEALTH_CHECK, CHECK)])
+async def test_end_stream_after_the_message_in_a_later_empty_frame_is_served(client, path,
+                                                                             message):
+    stream_id = client.start(path)
+    client.send(stream_id, message, end=False)
+    client.h2.send_data(stream_id, b"")  # an empty DATA frame that does not end the body
+    client.flush()
+    with pytest.raises(asyncio.TimeoutError):  # the server waits for the end to answer
+        await client.until(lambda e: getattr(e, "stream_id", None) == stream_id, timeout=0.3)
+    client.h2.send_data(stream_id, b"", end_stream=True)
+    client.flush()
+    assert await client.outcome(stream_id) == ("0", "")
+    assert client.data_of(stream_id)
+
+
 async def test_a_thousand_price_streams_and_unary_calls_share_one_grpcio_channel(port):
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stream_prices = channel.unary_stream(
-            "/crypto.CryptoService/StreamPrices", request_serializer=bytes,
+            PRICES, request_serializer=bytes,
             response_deserializer=pb.PriceUpdate.parse)
         get_coin = channel.unary_unary(GET_COIN, request_serializer=bytes,
                                        response_deserializer=pb.CoinResponse.parse)

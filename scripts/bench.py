@@ -402,7 +402,9 @@ def main() -> None:
                         help="skip the stream and write benchmarks (Python clients)")
     parser.add_argument("--ledger-count", default="300", help="calls per write measurement")
     parser.add_argument("--stream-levels", default="1000,5000,10000")
-    parser.add_argument("--metrics-rounds", type=int, default=3,
+    # A round scatters by several percent on a shared machine, more than the 5% the goals
+    # allow: the median of five tells the cost of metrics from the scatter, three did not.
+    parser.add_argument("--metrics-rounds", type=int, default=5,
                         help="rounds of GetCoin without and with --metrics-port (0: none)")
     parser.add_argument("--cpu-calls", type=int, default=10000,
                         help="GetCoin calls per server CPU measurement (metrics overhead)")

@@ -20,6 +20,7 @@ from rich import box
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.measure import Measurement
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -310,7 +311,20 @@ def show(result: r.Result | HealthStatus, *, as_json: bool, wide: bool) -> None:
     for renderable in tables(result, console, wide):
         if wide:
             console.width = max(console.width, natural_width(console, renderable))
-        console.print(renderable)
+        console.print(Segments(without_trailing_spaces(console, renderable)))
+
+
+def without_trailing_spaces(console: Console, renderable: RenderableType) -> Iterator[Segment]:
+    """The renderable's lines without the spaces rich pads every cell with up to its column's
+    width: the last column's would end each line in blanks (in a pipe, a diff, a paste)."""
+    for line in console.render_lines(renderable, pad=False, new_lines=False):
+        while line and not line[-1].control and not line[-1].text.rstrip():
+            line.pop()
+        if line and not line[-1].control:
+            last = line.pop()
+            line.append(Segment(last.text.rstrip(), last.style))
+        yield from line
+        yield Segment.line()
 
 
 def show_stream(updates: Iterator[r.PriceUpdate], *, as_json: bool, wide: bool) -> None:

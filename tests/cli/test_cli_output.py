@@ -1,6 +1,7 @@
 """Every client command against the real service holding the bundled coins and some wallet
 activity: at 80 and 120 columns no value is ever cut (no `…`, no line wider than the
-terminal, and each value the command is about shown whole), and `--json` is always the whole
+terminal, and each value the command is about shown whole) and no line ends in the blanks
+tables pad their cells with, and `--json` is always the whole
 response, which protobuf parses back as that response type."""
 
 from decimal import Decimal
@@ -89,6 +90,8 @@ async def test_no_value_is_ever_cut(invoke, address, columns):
             assert result.exit_code == 0, shown + result.stderr
             assert "…" not in result.stdout, shown
             assert max(map(len, result.stdout.splitlines())) <= columns, shown
+            padded = [line for line in result.stdout.splitlines() if line != line.rstrip()]
+            assert not padded, f"lines ending in blanks: {padded}\n{shown}"
             expected = values(await call(client) if call else None)
             for text in expected:
                 assert text in result.stdout, f"{text!r} not whole in {shown}"

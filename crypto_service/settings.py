@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     port: int = Field(default=50051, ge=0, le=65535)
     grace_period_seconds: float = Field(default=10.0, ge=0)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Connections one server process holds open, TLS handshakes included; one more gets a
+    # GOAWAY and is closed (server/connection_cap.py). Each needs a file descriptor.
+    max_connections: int = Field(default=10_000, ge=1, le=1_000_000)
     # HTTP/2 limits per connection (server/http2.py; docs/API.md states each and its status).
     # Streams: StreamPrices subscribers are multiplexed, so far more than h2's 100.
     http2_max_concurrent_streams: int = Field(default=10_000, ge=1, le=2**31 - 1)

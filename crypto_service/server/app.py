@@ -26,6 +26,7 @@ from ..telemetry.metrics import Metrics
 from ..telemetry.tracing import CallTracer, check_environment, tracing_from_environment
 from .calls import observe_calls
 from .codec import RequestRequired, StrictCodec, install_message_size_limit
+from .connection_cap import ensure_descriptors
 from .gc_tuning import tune_for_serving
 from .guard import CallGuard
 from .http2 import Http2Limits, LimitedServer
@@ -125,7 +126,8 @@ def build_app(settings: Settings, tracer: CallTracer | None = None) -> App:
     services = [RequestRequired(each) for each in
                 ServerReflection.extend([service, health], pool=_reflection_pool())]
     codec = StrictCodec(settings.max_message_bytes)
-    server = LimitedServer(services, codec=codec, limits=Http2Limits.from_settings(settings))
+    server = LimitedServer(services, codec=codec, limits=Http2Limits.from_settings(settings),
+                           metrics=metrics)
     observe_calls(server, services, metrics=metrics, tracer=tracer)
     feeds = PriceFeeds(hub, catalog, settings, reachable=price_feed.set)
     return App(server, services, codec, service, guard, serving, feeds, metrics, tracer)
@@ -166,6 +168,7 @@ async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
     """Runs until SIGINT or SIGTERM, then drains and returns. With `reuse_port`, several
     processes listen on the same port and the kernel spreads connections among them."""
     check_settings(settings)
+    ensure_descriptors(settings.max_connections, settings.db_pool_size)
     tls = ServerTLS.from_settings(settings)  # bad files stop the start here, before migrating
     await migrate_or_refuse(settings)
     tracer = tracing_from_environment()

@@ -19,7 +19,10 @@ enforcement, and a protocol error closes the socket without sending the GOAWAY h
   rule): a ping sooner than `min_ping_interval_seconds` after the previous one (two hours
   when no stream is open, unless `permit_pings_without_calls`) is a strike unless the server
   sent data since; the third strike is GOAWAY ENHANCE_YOUR_CALM "too_many_pings";
-- every connection error is sent as a GOAWAY carrying its reason before the socket closes.
+- every connection error is sent as a GOAWAY carrying its reason before the socket closes;
+- a connection accepted while the process holds `max_connections` gets a GOAWAY
+  ENHANCE_YOUR_CALM "too_many_connections" and is closed (`RefusedProtocol`; counted by
+  `connection_cap.ConnectionCount`).
 
 This reaches into grpclib's protocol (its `connection_made` is rebuilt here with our h2
 connection) and h2's header handling, so both are checked at import against what is written
@@ -51,6 +54,8 @@ from h2.stream import StreamClosedBy
 from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame, RstStreamFrame
 
 from ..db.internals import expect
+from ..telemetry.metrics import Metrics
+from .connection_cap import ConnectionCount
 
 log = logging.getLogger("crypto_service.http2")
 
@@ -70,12 +75,20 @@ PING_INTERVAL_WITHOUT_CALLS = 2 * 60 * 60.0
 LINGER_SECONDS = 2.0
 # RFC 9113 section 4.3.1: each header field counts its name, its value and 32 bytes.
 HEADER_FIELD_OVERHEAD = 32
+# To a connection over the cap: a GOAWAY in place of the server preface (SETTINGS). gRPC
+# clients then count the connection as failed: the call fails at once with UNAVAILABLE (which
+# they retry) and they reconnect with their connect backoff, or to another address. After a
+# SETTINGS the connection would count as made: grpc C-core then reconnects at once, again
+# and again, and the call waits for a connection until its deadline.
+REFUSAL = GoAwayFrame(0, last_stream_id=0, error_code=ErrorCodes.ENHANCE_YOUR_CALM,
+                      additional_data=b"too_many_connections").serialize()
 
 
 @dataclass(frozen=True)
 class Http2Limits:
     """The limits, from the settings (which hold their defaults and ranges)."""
 
+    max_connections: int
     max_concurrent_streams: int
     max_header_list_bytes: int
     max_resets: int
@@ -87,7 +100,8 @@ class Http2Limits:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Http2Limits:
-        return cls(max_concurrent_streams=settings.http2_max_concurrent_streams,
+        return cls(max_connections=settings.max_connections,
+                   max_concurrent_streams=settings.http2_max_concurrent_streams,
                    max_header_list_bytes=settings.http2_max_header_list_bytes,
                    max_resets=settings.http2_max_resets,
                    reset_window_seconds=settings.http2_reset_window_seconds,
@@ -175,14 +189,18 @@ class _TrackingProcessor(EventsProcessor):
 class LimitedProtocol(H2Protocol):
     def __init__(self, handler: Any, config: Any, h2_config: H2Configuration,
                  limits: Http2Limits, on_made: Callable[[Any], None],
-                 on_lost: Callable[[Any], None]) -> None:
+                 on_lost: Callable[[Any], None], on_end: Callable[[], None]) -> None:
         super().__init__(handler, config, h2_config)
         self.limits = limits
         self._on_made = on_made
         self._on_lost = on_lost
+        self._on_end = on_end  # once the connection holds no descriptor; may be called again
         # Made at the TCP accept (over TLS too: connection_made waits for the TLS handshake),
         # so the preface's deadline counts from there.
-        self._accepted_at = asyncio.get_running_loop().time()
+        self._loop = asyncio.get_running_loop()
+        self._handshake_timer: asyncio.TimerHandle | None = self._loop.call_later(
+            limits.handshake_timeout_seconds, self._handshake_expired)
+        self._transport: Any = None
         self._closed = False
         self._resets = 0
         self._reset_window_ends = 0.0
@@ -190,7 +208,6 @@ class LimitedProtocol(H2Protocol):
         self._last_ping_at: float | None = None
         self._data_sent_at_last_ping: float | None = None
         self._idle_since: float | None = None
-        self._handshake_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._lingering: socket.socket | None = None
 
@@ -217,9 +234,9 @@ class LimitedProtocol(H2Protocol):
         self.processor = _TrackingProcessor(self.handler, self.connection, self._became_idle)
 
         self._on_made(self.handler)
-        self._loop = asyncio.get_running_loop()
-        self._handshake_timer = self._loop.call_at(
-            self._accepted_at + self.limits.handshake_timeout_seconds, self._handshake_expired)
+        if self._handshake_timer is None:  # the deadline passed while TLS was shaking hands
+            self._handshake_expired()
+            return
         self._idle_since = self._loop.time()
         self._idle_timer = self._loop.call_later(self.limits.idle_timeout_seconds,
                                                  self._check_idle)
@@ -249,10 +266,10 @@ class LimitedProtocol(H2Protocol):
         self._stop_timers()
         super().connection_lost(exc)
         self._on_lost(self.handler)
-        if self._lingering is not None:
-            # The transport has sent everything it had, the GOAWAY last.
-            asyncio.ensure_future(_linger(self._lingering))
-            self._lingering = None
+        self._on_end()
+        # The transport has sent everything it had, the GOAWAY last.
+        _start_linger(self._lingering)
+        self._lingering = None
 
     # What grpclib is not told about, and the policies.
 
@@ -340,6 +357,12 @@ class LimitedProtocol(H2Protocol):
 
     def _handshake_expired(self) -> None:
         self._handshake_timer = None
+        if self._transport is None:
+            # Over TLS, a handshake that fails or times out (asyncio's `ssl_handshake_timeout`
+            # is this deadline) ends the connection without `connection_made` or
+            # `connection_lost`: this is the last the protocol hears of it.
+            self._on_end()
+            return
         self._close_with(b"", "no HTTP/2 preface")
 
     def _goaway(self, error_code: ErrorCodes, reason: str) -> None:
@@ -378,6 +401,11 @@ def _second_descriptor(transport: Any) -> socket.socket | None:
     return copy
 
 
+def _start_linger(sock: socket.socket | None) -> None:
+    if sock is not None:
+        asyncio.ensure_future(_linger(sock))
+
+
 async def _linger(sock: socket.socket) -> None:
     """Ends our side (FIN after the GOAWAY), then reads and drops what the client still sends
     until it closes or LINGER_SECONDS pass, and closes."""
@@ -405,18 +433,26 @@ class LimitedServer(Server):
     keeps the handler from the TCP accept, kept it for the server's life.
 
     `start` bounds the TLS handshake by the handshake timeout; grpclib's passes no
-    `ssl_handshake_timeout`, so asyncio's default of a minute applied."""
+    `ssl_handshake_timeout`, so asyncio's default of a minute applied.
 
-    def __init__(self, handlers: Any, *, limits: Http2Limits, **kwargs: Any) -> None:
+    `connections` counts the connections open from their accept; one accepted while
+    `max_connections` are open is refused (`RefusedProtocol`)."""
+
+    def __init__(self, handlers: Any, *, limits: Http2Limits, metrics: Metrics | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(handlers, **kwargs)
         self.limits = limits
+        self.connections = ConnectionCount(limits.max_connections, metrics)
         self._releasing: set[asyncio.Task] = set()
 
-    def _protocol_factory(self) -> H2Protocol:
+    def _protocol_factory(self) -> H2Protocol | RefusedProtocol:  # type: ignore[override]
+        release = self.connections.admit()
+        if release is None:
+            return RefusedProtocol()
         plain = super()._protocol_factory()
         self._handlers.discard(plain.handler)
         return LimitedProtocol(plain.handler, plain.config, plain.h2_config, self.limits,
-                               on_made=self._keep, on_lost=self._release)
+                               on_made=self._keep, on_lost=self._release, on_end=release)
 
     async def start(  # type: ignore[override]  # TCP only: what the service listens on
             self, host: str | None = None, port: int = 0, *, ssl: SSLContext | None = None,
@@ -442,6 +478,27 @@ class LimitedServer(Server):
         task = asyncio.ensure_future(release())
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
+
+
+class RefusedProtocol(asyncio.Protocol):
+    """A connection over the cap: no h2 connection nor handler, only `REFUSAL` and the close,
+    lingering as `LimitedProtocol`'s does so that the client reads the GOAWAY. Over TLS this
+    comes after the handshake (asyncio tells the protocol nothing before), which the handshake
+    timeout bounds."""
+
+    _lingering: socket.socket | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        transport.write(REFUSAL)
+        self._lingering = _second_descriptor(transport)
+        transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the client's preface and requests, read to be dropped
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        _start_linger(self._lingering)
+        self._lingering = None
 
 
 def _check_libraries() -> None:

@@ -91,6 +91,14 @@ class Metrics:
         self.db_pool_max = Gauge(
             "crypto_db_pool_max", "Database connections the pool may open.",
             multiprocess_mode="livesum", registry=registry)
+        self.connections_open = Gauge(
+            "crypto_connections_open",
+            "gRPC connections this server holds open, from the TCP accept (TLS handshakes "
+            "included); summed over workers.", multiprocess_mode="livesum", registry=registry)
+        self.connections_refused = Counter(
+            "crypto_connections_refused_total",
+            "Connections refused with GOAWAY too_many_connections: the process held "
+            "CRYPTO_MAX_CONNECTIONS already.", registry=registry)
 
         for kind in LEDGER_KINDS:
             for outcome in LEDGER_OUTCOMES:

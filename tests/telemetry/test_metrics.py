@@ -187,3 +187,40 @@ async def test_the_grafana_dashboard_uses_only_series_the_service_exports(served
     exported = {name for name, _ in await scrape(port)}
     used = series_in(dashboard_queries())
     assert used and used <= exported, used - exported
+
+
+async def test_counts_written_once_a_loop_turn_are_what_one_write_a_call_gives():
+    """The gRPC series are written once per turn of the event loop (server/calls.py): the
+    same buckets, sum and totals as observing and counting every call on its own, bounds
+    included (a duration equal to a bucket's bound falls in that bucket, as in `observe`)."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    from crypto_service.server.calls import PendingCounts
+    from crypto_service.telemetry.metrics import GO_DEFAULT_BUCKETS
+
+    durations = [0, 0.005, 0.0050001, 0.01, 0.3, 2.5, 10, 10.5, 0.004, 0.005]
+    registries = []
+    for batched in (False, True):
+        registry = CollectorRegistry()
+        counter = Counter("calls", "calls", registry=registry)
+        histogram = Histogram("seconds", "seconds", buckets=GO_DEFAULT_BUCKETS,
+                              registry=registry)
+        pending = PendingCounts()
+        for seconds in durations:
+            if batched:
+                pending.inc(counter)
+                pending.observe(histogram, seconds)
+            else:
+                counter.inc()
+                histogram.observe(seconds)
+        if batched:
+            assert registry.get_sample_value("calls_total") == 0  # not before the turn ends
+        await asyncio.sleep(0)  # the loop turns: the pending counts are written
+        registries.append(registry)
+    samples = [{(s.name, tuple(sorted(s.labels.items()))): s.value
+                for metric in registry.collect() for s in metric.samples
+                if not s.name.endswith("_created")}  # when each was made: they differ
+               for registry in registries]
+    assert samples[0] == samples[1]
+    assert samples[1][("seconds_bucket", (("le", "0.005"),))] == 4
+    assert samples[1][("calls_total", ())] == len(durations)

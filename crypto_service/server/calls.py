@@ -14,19 +14,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
 import grpclib.server
 from grpclib.const import Cardinality, Handler, Status
-from prometheus_client import Histogram
 from grpclib.events import RecvRequest, listen
 from grpclib.exceptions import GRPCError
 from grpclib.server import Server
 
 from ..db.internals import expect
 from ..telemetry.metrics import Metrics
+from ..telemetry.pending import PendingCounts
 from ..telemetry.tracing import CallTracer
 from . import access_log
 
@@ -41,10 +40,6 @@ def _has_message_counters() -> bool:
 
 expect(_has_message_counters(), "grpclib", "the server Stream no longer counts its messages "
        "(_messages_received, _messages_sent), which server/calls.py reads")
-# `PendingCounts` adds many observations to a histogram child at once, as `observe` adds one.
-expect({"_sum", "_upper_bounds", "_buckets"} <= set(Histogram.observe.__code__.co_names),
-       "prometheus-client", "Histogram.observe no longer adds to _sum and one of _buckets by "
-       "_upper_bounds, which server/calls.py does for many observations at once")
 
 GRPC_TYPES = {Cardinality.UNARY_UNARY: "unary", Cardinality.UNARY_STREAM: "server_stream",
               Cardinality.STREAM_UNARY: "client_stream",
@@ -65,52 +60,6 @@ GO_CODE_NAMES = {
 MethodFunc = Callable[[Any], Awaitable[None]]
 
 
-class PendingCounts:
-    """Increments of the gRPC series since they were last written to prometheus-client,
-    written once per turn of the event loop. With `--workers N` every write of a value is a
-    locked write to a memory-mapped file with a check of the process id, six per unary call;
-    under load one turn of the loop finishes many calls, and the series are written once for
-    all of them. A scrape sees a call counted from the end of the loop turn it ended in."""
-
-    def __init__(self) -> None:
-        self._counters: dict[Any, int] = {}  # counter child: increments not written yet
-        self._durations: dict[Any, list[float]] = {}  # histogram child: its observations
-        self._scheduled = False
-
-    def inc(self, counter: Any) -> None:
-        self._counters[counter] = self._counters.get(counter, 0) + 1
-        self._schedule()
-
-    def observe(self, histogram: Any, seconds: float) -> None:
-        self._durations.setdefault(histogram, []).append(seconds)
-        self._schedule()
-
-    def _schedule(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.write)
-
-    def write(self) -> None:
-        self._scheduled = False
-        counters, self._counters = self._counters, {}
-        durations, self._durations = self._durations, {}
-        for counter, amount in counters.items():
-            counter.inc(amount)
-        for histogram, values in durations.items():
-            _observe_all(histogram, values)
-
-
-def _observe_all(histogram: Any, values: list[float]) -> None:
-    """`histogram.observe(v)` for every value, with one write per bucket touched."""
-    per_bucket: dict[int, int] = {}
-    for value in values:
-        bucket = bisect_left(histogram._upper_bounds, value)  # the first bound >= value
-        per_bucket[bucket] = per_bucket.get(bucket, 0) + 1
-    histogram._sum.inc(sum(values))
-    for bucket, count in per_bucket.items():
-        histogram._buckets[bucket].inc(count)
-
-
 @dataclass(slots=True)
 class MethodSeries:
     """One method's children of the gRPC series, resolved once: a call only increments."""
@@ -124,13 +73,12 @@ class MethodSeries:
     handled: dict[Status, Any]
 
     @classmethod
-    def of(cls, metrics: Metrics, path: str, cardinality: Cardinality,
-           pending: PendingCounts) -> MethodSeries:
+    def of(cls, metrics: Metrics, path: str, cardinality: Cardinality) -> MethodSeries:
         service, _, method = path.lstrip("/").rpartition("/")
         labels = (GRPC_TYPES[cardinality], service, method)
         # Every code up front, as go-grpc-middleware's InitializeMetrics does: dashboards and
         # alerts see zeros, not missing series.
-        return cls(cardinality is Cardinality.UNARY_UNARY, pending,
+        return cls(cardinality is Cardinality.UNARY_UNARY, metrics.pending,
                    metrics.grpc_started.labels(*labels),
                    metrics.grpc_msg_received.labels(*labels),
                    metrics.grpc_msg_sent.labels(*labels),
@@ -186,8 +134,7 @@ class CallObserver:
         self.tracer = tracer
         self.unary = {path: h.cardinality is Cardinality.UNARY_UNARY
                       for path, h in handlers.items()}
-        pending = PendingCounts()
-        self.series = ({path: MethodSeries.of(metrics, path, h.cardinality, pending)
+        self.series = ({path: MethodSeries.of(metrics, path, h.cardinality)
                         for path, h in handlers.items()} if metrics is not None else {})
 
     async def on_recv_request(self, event: RecvRequest) -> None:

@@ -2,7 +2,7 @@
 
 StreamPrices writes its updates into HTTP/2 itself (server/prices.py), past grpclib's
 `send_message`, so its `grpc_server_msg_sent_total` is counted here, as each delivery is made,
-together with `crypto_price_updates_sent_total`.
+together with `crypto_price_updates_sent_total` (written once per loop turn, `Metrics.pending`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class PriceStreamMetrics:
         self._messages = metrics.grpc_msg_sent.labels(
             GRPC_TYPES[Cardinality.UNARY_STREAM], service, method)
         self._lag = metrics.price_lag_seconds
+        self._pending = metrics.pending
 
     def opened(self) -> None:
         self._streams.inc()
@@ -35,6 +36,6 @@ class PriceStreamMetrics:
 
     def sent(self, ticks: Sequence[Tick]) -> None:
         count = len(ticks)
-        self._updates.inc(count)
-        self._messages.inc(count)
-        self._lag.observe(max(0.0, time.time() - min(tick.at for tick in ticks)))
+        self._pending.inc(self._updates, count)
+        self._pending.inc(self._messages, count)
+        self._pending.observe(self._lag, max(0.0, time.time() - min(tick.at for tick in ticks)))

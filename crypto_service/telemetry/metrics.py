@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .pending import PendingCounts
+
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Go's prometheus.DefBuckets, which go-grpc-middleware's handling histogram uses.
@@ -42,6 +44,8 @@ class Metrics:
         # Go's client does not export `_created` series; neither do multiprocess values.
         prometheus_client.disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
+        # Counts made on the hot paths (every call, every price delivery) go through it.
+        self.pending = PendingCounts()
         self.multiprocess = multiprocess_dir() is not None
         registry = self.registry
         self.grpc_started = Counter(

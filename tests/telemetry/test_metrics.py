@@ -190,12 +190,12 @@ async def test_the_grafana_dashboard_uses_only_series_the_service_exports(served
 
 
 async def test_counts_written_once_a_loop_turn_are_what_one_write_a_call_gives():
-    """The gRPC series are written once per turn of the event loop (server/calls.py): the
+    """Hot-path counts are written once per turn of the event loop (telemetry/pending.py): the
     same buckets, sum and totals as observing and counting every call on its own, bounds
     included (a duration equal to a bucket's bound falls in that bucket, as in `observe`)."""
     from prometheus_client import CollectorRegistry, Counter, Histogram
 
-    from crypto_service.server.calls import PendingCounts
+    from crypto_service.telemetry.pending import PendingCounts
     from crypto_service.telemetry.metrics import GO_DEFAULT_BUCKETS
 
     durations = [0, 0.005, 0.0050001, 0.01, 0.3, 2.5, 10, 10.5, 0.004, 0.005]
